@@ -1,0 +1,50 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Choose the master that speaks for the swarm, from what the masters report."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+
+def swarm_manager(results):
+    """The master to act through, from a loop of cluster_info over the masters.
+
+    ``results`` are the loop's results (``register: x`` then ``x.results``):
+    each names its master in ``item``. A healthy manager of the existing swarm
+    wins (the leader first), wherever it stands in the inventory. Only when no
+    master belongs to a swarm is one chosen to found it: the first by name,
+    as any would do. Masters that could not be read (unreachable, or with no
+    engine yet) take no part.
+    Returns ``{"host": <inventory name>, "bootstrap": <whether to found>}``.
+    """
+    reports = {r["item"]: r for r in results if not r.get("unreachable") and not r.get("failed")}
+    healthy = [host for host, r in reports.items() if r.get("healthy")]
+    if healthy:
+        swarms = {reports[h].get("swarm_id") for h in healthy}
+        if len(swarms) > 1:
+            raise AnsibleFilterError(
+                f"the masters belong to {len(swarms)} different swarms ({', '.join(sorted(healthy))}); "
+                "make them leave all but one, then run again."
+            )
+        healthy.sort(key=lambda h: (not _leads(reports[h]), h))
+        return {"host": healthy[0], "bootstrap": False}
+    members = sorted(h for h, r in reports.items() if r.get("member"))
+    if members:
+        raise AnsibleFilterError(
+            f"masters {', '.join(members)} belong to a swarm but none can answer for it (quorum "
+            "is lost); bring enough managers back, or recover with `docker swarm init "
+            "--force-new-cluster` on one of them, then run again."
+        )
+    if not reports:
+        raise AnsibleFilterError("no master could be read to find the swarm: check that they are reachable.")
+    return {"host": sorted(reports)[0], "bootstrap": True}
+
+
+def _leads(report):
+    return report.get("leader") == report.get("hostname")
+
+
+class FilterModule:
+    def filters(self):
+        return {"swarm_manager": swarm_manager}

@@ -1,0 +1,137 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The local Docker engine's view of its swarm, through the Docker SDK.
+
+Reads return plain data (see membership.py); writes are one call each. Every
+Docker failure surfaces as SwarmError, never as "no change".
+"""
+
+from __future__ import annotations
+
+import time
+
+from ansible_collections.flotilla.cluster.plugins.module_utils.membership import (
+    member_from_docker,
+)
+
+try:
+    import docker
+    import docker.errors
+
+    HAS_DOCKER = True
+    DOCKER_IMPORT_ERROR = None
+except ImportError as err:  # pragma: no cover - reported by the module
+    HAS_DOCKER = False
+    DOCKER_IMPORT_ERROR = err
+
+SWARM_PORT = 2377
+
+
+class SwarmError(Exception):
+    pass
+
+
+class LocalEngine:
+    """The Docker engine on the host the module runs on."""
+
+    def __init__(self):
+        try:
+            self.client = docker.from_env(timeout=30)
+            self._info = self.client.info()
+        except docker.errors.DockerException as err:
+            raise SwarmError(f"the Docker engine on this host does not answer: {err}") from err
+
+    @property
+    def hostname(self):
+        return self._info.get("Name", "")
+
+    @property
+    def swarm(self):
+        return self._info.get("Swarm") or {}
+
+    @property
+    def member(self):
+        return self.swarm.get("LocalNodeState") == "active"
+
+    @property
+    def manager(self):
+        return self.member and bool(self.swarm.get("ControlAvailable"))
+
+    def refresh(self):
+        self._info = self.client.info()
+
+    def members(self):
+        """Every member, as this manager sees them; fails without quorum."""
+        try:
+            return [member_from_docker(n) for n in self.client.api.nodes()]
+        except docker.errors.APIError as err:
+            raise SwarmError(f"this manager cannot list the swarm's members: {_explain(err)}") from err
+
+    def join_tokens(self):
+        tokens = self._call("read the join tokens", self.client.api.inspect_swarm)["JoinTokens"]
+        return {"worker": tokens["Worker"], "manager": tokens["Manager"]}
+
+    def manager_addresses(self):
+        return [m.addr + f":{SWARM_PORT}" for m in self.members() if m.reachable]
+
+    def init(self, advertise_addr):
+        self._call(
+            "create the swarm",
+            self.client.api.init_swarm,
+            advertise_addr=advertise_addr,
+            listen_addr=f"0.0.0.0:{SWARM_PORT}",
+        )
+
+    def join(self, remote_addrs, token, advertise_addr):
+        self._call(
+            "join the swarm",
+            self.client.api.join_swarm,
+            remote_addrs=remote_addrs,
+            join_token=token,
+            listen_addr=f"0.0.0.0:{SWARM_PORT}",
+            advertise_addr=advertise_addr,
+        )
+
+    def leave(self, force=False):
+        self._call("leave the swarm", self.client.api.leave_swarm, force=force)
+
+    def update(self, member):
+        """Give the member's Docker node the member's role, availability, labels."""
+        node = self._call("read the node", self.client.api.inspect_node, member.id)
+        spec = dict(node["Spec"])
+        spec.update(Role=member.role, Availability=member.availability, Labels=member.labels)
+        self._call(
+            "update the node", self.client.api.update_node, member.id, node["Version"]["Index"], spec
+        )
+
+    def remove(self, member, force=False):
+        self._call("remove the node", self.client.api.remove_node, member.id, force=force)
+
+    def running_tasks(self, member):
+        tasks = self._call(
+            "list the node's tasks",
+            self.client.api.tasks,
+            filters={"node": member.id, "desired-state": "running"},
+        )
+        return [t for t in tasks if t.get("Status", {}).get("State") in ("running", "starting", "preparing", "assigned", "accepted", "ready", "pending")]
+
+    def _call(self, what, function, *args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except docker.errors.APIError as err:
+            raise SwarmError(f"could not {what}: {_explain(err)}") from err
+
+
+def wait_until(predicate, timeout, what, interval=0.5):
+    """Poll ``predicate`` until it returns true, or raise SwarmError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return
+        if time.monotonic() >= deadline:
+            raise SwarmError(f"timed out after {timeout} s waiting until {what}")
+        time.sleep(interval)
+
+
+def _explain(err):
+    return getattr(err, "explanation", None) or str(err)

@@ -1,0 +1,20 @@
+import click
+
+from provisioners import cluster
+
+from .options import name_option
+
+COLUMNS = ("NAME", "ROLE", "POOL", "MACHINE", "SWARM", "LEADER", "ADDRESS")
+
+
+@click.command("status")
+@name_option
+def command(name):
+    """Show every node: role, state, leader, address."""
+    rows = [
+        (r.name, r.role, r.pool, r.machine, r.swarm, "*" if r.leader else "", r.address)
+        for r in cluster.status(name)
+    ]
+    widths = [max(len(str(v)) for v in column) for column in zip(COLUMNS, *rows)]
+    for row in (COLUMNS, *rows):
+        click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())

@@ -1,0 +1,220 @@
+"""Flotilla's library API: what every `flotilla` subcommand calls.
+
+    spec = build_spec({"name": "demo"})
+    up(spec)              # machines, inventory, then site.yml
+    status("demo")        # every node: role, state, leader, address
+    down("demo")          # every machine and resource of the cluster, gone
+"""
+
+import logging
+import socket
+import time
+from dataclasses import dataclass
+
+from provisioners import inventory, runner
+from provisioners.errors import FlotillaError
+from provisioners.progress import Progress
+from provisioners.providers import provider_class
+from provisioners.providers.base import NodeRequest, ProviderError
+from provisioners.spec import build_spec
+from provisioners.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+SSH_TIMEOUT = 300
+NAME_PREFIX = {("master", "private"): "master", ("agent", "private"): "agent", ("agent", "public"): "public"}
+
+
+def provider_for(spec, workspace):
+    public_key = workspace.ensure_keypair()
+    return provider_class(spec.provider)(spec, spec.options, public_key)
+
+
+def load_spec(name):
+    """The spec a cluster was provisioned from."""
+    workspace = Workspace(name)
+    if not workspace.exists():
+        raise FlotillaError(
+            f"there is no cluster '{name}' here ({workspace.path} does not exist); "
+            "`flotilla provision` or `flotilla up` creates it."
+        )
+    return build_spec(workspace.load_spec_data())
+
+
+def plan_nodes(spec, existing):
+    """The machines to create so that the cluster has what ``spec`` asks."""
+    wanted = {
+        ("master", "private"): spec.masters,
+        ("agent", "private"): spec.agents,
+        ("agent", "public"): spec.public_agents,
+    }
+    names = {node.name for node in existing}
+    requests = []
+    for (role, pool), count in wanted.items():
+        have = sum(1 for node in existing if (node.role, node.pool) == (role, pool))
+        index = 0
+        for _ in range(count - have):
+            index += 1
+            while f"{spec.name}-{NAME_PREFIX[role, pool]}-{index}" in names:
+                index += 1
+            name = f"{spec.name}-{NAME_PREFIX[role, pool]}-{index}"
+            names.add(name)
+            requests.append(NodeRequest(name=name, role=role, pool=pool))
+    return requests
+
+
+def provision(spec):
+    """Create the machines ``spec`` asks for (those missing) and write the inventory.
+
+    A re-run finds the machines by their tags and creates only what is
+    missing. When creation fails with a ProviderError, the machines this run
+    created are deleted again (and the shared resources, if the cluster had
+    no machine before), so that nothing is left half-made.
+    """
+    workspace = Workspace(spec.name)
+    if workspace.exists():
+        recorded = workspace.load_spec_data().get("provider")
+        if recorded != spec.provider:
+            raise FlotillaError(
+                f"cluster '{spec.name}' already exists on provider '{recorded}'; "
+                f"`flotilla down --name {spec.name}` it first, or choose another name."
+            )
+    provider = provider_for(spec, workspace)
+    provider.check()
+    workspace.save_spec(spec)
+    existing, requests = [], []
+    try:
+        provider.prepare()
+        existing = provider.list_nodes()
+        requests = plan_nodes(spec, existing)
+        if requests:
+            log.info("creating %d machines: %s", len(requests), ", ".join(r.name for r in requests))
+            provider.create_nodes(requests)
+    except ProviderError:
+        _undo(provider, workspace, requests, fresh=not existing)
+        raise
+    nodes = provider.list_nodes()
+    wait_for_ssh(nodes)
+    write_inventory(spec, workspace, provider, nodes)
+    return workspace
+
+
+def _undo(provider, workspace, requests_made, fresh):
+    log.warning("removing what this run created")
+    names = {r.name for r in requests_made}
+    provider.delete_nodes(sorted(names & {n.name for n in provider.list_nodes()}))
+    if fresh:
+        provider.cleanup()
+        workspace.remove()
+
+
+def write_inventory(spec, workspace, provider, nodes):
+    text = inventory.render(
+        spec,
+        nodes,
+        key_file=workspace.private_key_file,
+        known_hosts_file=workspace.private_key_file.parent / "known_hosts",
+        ssh_user=provider.ssh_user,
+    )
+    workspace.write_inventory(text)
+
+
+def wait_for_ssh(nodes, timeout=SSH_TIMEOUT):
+    """Return once every machine's sshd answers with its banner."""
+    pending = {node.name: node.address for node in nodes}
+    progress = Progress("machines answering SSH", len(pending))
+    deadline = time.monotonic() + timeout
+    while pending:
+        for name, address in list(pending.items()):
+            if _ssh_banner(address):
+                del pending[name]
+        progress.update(len(nodes) - len(pending))
+        if pending and time.monotonic() > deadline:
+            progress.close()
+            raise FlotillaError(
+                f"{', '.join(sorted(pending))} did not answer SSH within {timeout} s; "
+                "check the machines' console, then run the same command again."
+            )
+        if pending:
+            time.sleep(1)
+    progress.close()
+
+
+def _ssh_banner(address, port=22):
+    try:
+        with socket.create_connection((address, port), timeout=2) as conn:
+            conn.settimeout(2)
+            return conn.recv(4).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+def up(spec, quiet=False):
+    """Provision the cluster and run site.yml on it; a re-run converges."""
+    workspace = provision(spec)
+    return runner.run_playbook(workspace.inventory_file, "site.yml", quiet=quiet)
+
+
+def down(name):
+    """Delete every machine and shared resource of the cluster, then its files."""
+    workspace = Workspace(name)
+    if not workspace.exists():
+        log.info("cluster %s has no files here; nothing to delete", name)
+        return
+    spec = load_spec(name)
+    provider = provider_for(spec, workspace)
+    provider.check()
+    provider.delete_nodes([node.name for node in provider.list_nodes()])
+    provider.cleanup()
+    workspace.remove()
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    name: str
+    role: str
+    pool: str
+    machine: str
+    swarm: str
+    leader: bool
+    address: str
+
+
+def status(name):
+    """Every machine of the cluster, with its membership as a master reports it."""
+    spec = load_spec(name)
+    workspace = Workspace(name)
+    provider = provider_for(spec, workspace)
+    provider.check()
+    nodes = provider.list_nodes()
+    members = read_members(workspace)
+    rows = []
+    for node in nodes:
+        member = members.get(node.name)
+        if member is None:
+            swarm = "not a member"
+        else:
+            swarm = f"{member['state']}/{member['availability']}"
+            if member["role"] == "master":
+                swarm += f"/{member['reachability']}"
+        rows.append(
+            NodeStatus(
+                name=node.name,
+                role=member["role"] if member else node.role,
+                pool=node.pool,
+                machine=node.state,
+                swarm=swarm,
+                leader=bool(member and member["leader"]),
+                address=node.address,
+            )
+        )
+    return rows
+
+
+def read_members(workspace):
+    """The swarm's member list from the first healthy master, by hostname."""
+    result = runner.run_module(workspace.inventory_file, "masters", "flotilla.cluster.cluster_info")
+    for report in result.results.values():
+        if report.get("healthy"):
+            return {node["hostname"]: node for node in report["nodes"]}
+    return {}

@@ -1,0 +1,55 @@
+"""The static Ansible inventory every provider writes.
+
+Groups: masters, and agents with children agents_private and agents_public,
+all under cluster: the same groups a hand-written inventory uses.
+"""
+
+import yaml
+
+HEADER = """\
+# Written by `flotilla provision` for cluster {name} ({provider});
+# it is rewritten on every run, so change the cluster spec instead.
+"""
+
+
+def render(spec, nodes, key_file, known_hosts_file, ssh_user):
+    def hosts(role, pool=None):
+        return {
+            node.name: _host_vars(node)
+            for node in nodes
+            if node.role == role and (pool is None or node.pool == pool)
+        }
+
+    inventory = {
+        "cluster": {
+            "children": {
+                "masters": {"hosts": hosts("master")},
+                "agents": {
+                    "children": {
+                        "agents_private": {"hosts": hosts("agent", "private")},
+                        "agents_public": {"hosts": hosts("agent", "public")},
+                    }
+                },
+            },
+            "vars": {
+                "ansible_user": ssh_user,
+                "ansible_ssh_private_key_file": str(key_file),
+                # Every machine makes its own host key at first boot: the
+                # first connection records it, and later ones check it.
+                "ansible_ssh_common_args": (
+                    f"-o UserKnownHostsFile={known_hosts_file} -o StrictHostKeyChecking=accept-new"
+                ),
+                "flotilla_cluster_name": spec.name,
+                "flotilla_allow_even_masters": spec.allow_even_masters,
+            },
+        }
+    }
+    body = yaml.safe_dump(inventory, sort_keys=False, default_flow_style=False)
+    return HEADER.format(name=spec.name, provider=spec.provider) + body
+
+
+def _host_vars(node):
+    host = {"ansible_host": node.address}
+    if node.private_address and node.private_address != node.address:
+        host["flotilla_advertise_address"] = node.private_address
+    return host or None

@@ -1,0 +1,103 @@
+"""The one interface every provider implements, and the values it trades in.
+
+A provider knows how to make and unmake machines on one platform. It keeps
+no state of its own: the platform's tags (labels, on GCP and Docker) are the
+truth, so every operation starts by looking them up and a re-run converges.
+Nothing platform-specific (SDK objects, clients) leaves a provider.
+"""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from provisioners.errors import FlotillaError
+
+ROLES = ("master", "agent")
+POOLS = ("private", "public")
+
+# Every resource a provider creates carries these, lower-case so that GCP
+# labels accept them too.
+TAG_CLUSTER = "flotilla-cluster"
+TAG_ROLE = "flotilla-role"
+TAG_POOL = "flotilla-pool"
+TAG_MANAGED_BY = "managed-by"
+MANAGED_BY = "flotilla"
+
+
+class ProviderError(FlotillaError):
+    """A failure the user can act on; its text is one sentence that says how."""
+
+
+@dataclass(frozen=True)
+class NodeRequest:
+    """A machine to create: its name, and where it belongs in the cluster."""
+
+    name: str
+    role: str
+    pool: str
+
+    def tags(self, cluster):
+        return {
+            TAG_CLUSTER: cluster,
+            TAG_ROLE: self.role,
+            TAG_POOL: self.pool,
+            TAG_MANAGED_BY: MANAGED_BY,
+        }
+
+
+@dataclass(frozen=True)
+class Node:
+    """A machine of the cluster as its platform reports it."""
+
+    name: str
+    role: str
+    pool: str
+    address: str
+    private_address: str
+    state: str = "running"
+
+
+class Provider(ABC):
+    """Makes and unmakes one cluster's machines on one platform.
+
+    ``spec`` is the validated ClusterSpec, ``options`` the provider's own
+    section of it (already typed by ``Options``), ``public_key`` the OpenSSH
+    public key that must be authorised for ``ssh_user`` on every machine.
+    """
+
+    #: dataclass of the provider's section in the cluster spec
+    Options = None
+    #: the user Ansible logs in as
+    ssh_user = "root"
+
+    def __init__(self, spec, options, public_key):
+        self.spec = spec
+        self.options = options
+        self.public_key = public_key
+
+    @property
+    def cluster(self):
+        return self.spec.name
+
+    def check(self):
+        """Fail with one clear sentence before anything is created
+        (daemon not answering, credentials missing)."""
+
+    @abstractmethod
+    def prepare(self):
+        """Create, or find, what the machines share: network, firewall, image."""
+
+    @abstractmethod
+    def list_nodes(self):
+        """The cluster's machines that are not terminated, found by its tags."""
+
+    @abstractmethod
+    def create_nodes(self, requests):
+        """Create the machines asked for; return once they all run."""
+
+    @abstractmethod
+    def delete_nodes(self, names):
+        """Delete these machines; one already gone counts as deleted."""
+
+    @abstractmethod
+    def cleanup(self):
+        """Delete what ``prepare`` made; what is already gone is fine."""

@@ -1,0 +1,92 @@
+"""Run the project's playbooks and modules through ansible-runner."""
+
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from provisioners.errors import FlotillaError
+from provisioners.workspace import PROJECT_ROOT
+
+
+@dataclass(frozen=True)
+class RunResult:
+    rc: int
+    status: str
+    stats: dict
+    results: dict  # host -> the last task's result, for module runs
+
+    def changed(self):
+        return sum((self.stats.get("changed") or {}).values())
+
+
+def _envvars():
+    # The ansible commands live beside the Python that runs flotilla (a
+    # virtualenv's bin/), which need not be on the caller's PATH.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
+    return {
+        "PATH": path,
+        "ANSIBLE_CONFIG": str(PROJECT_ROOT / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "0" if sys.stdout.isatty() else "1",
+    }
+
+
+def run_playbook(inventory, playbook, extravars=None, limit=None, quiet=False):
+    """Run ``playbook`` (a path relative to the project) and fail unless it passes."""
+    result = _run(
+        playbook=str(PROJECT_ROOT / playbook),
+        inventory=str(inventory),
+        extravars=extravars or {},
+        limit=limit,
+        quiet=quiet,
+    )
+    if result.rc != 0:
+        failed = sorted(set((result.stats.get("failures") or {})) | set(result.stats.get("dark") or {}))
+        where = f" on {', '.join(failed)}" if failed else ""
+        raise FlotillaError(f"{playbook} failed{where}; the output above says why.")
+    return result
+
+
+def run_module(inventory, hosts, module, args=None):
+    """Run one module on ``hosts`` and return each host's result."""
+    return _run(
+        module=module,
+        module_args=" ".join(f"{k}={v}" for k, v in (args or {}).items()) or None,
+        host_pattern=hosts,
+        inventory=str(inventory),
+        quiet=True,
+    )
+
+
+def _run(**kwargs):
+    import ansible_runner
+
+    results = {}
+
+    def collect(event):
+        data = event.get("event_data", {})
+        if event.get("event") in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable"):
+            res = data.get("res") or {}
+            if event["event"] == "runner_on_unreachable":
+                res = {**res, "unreachable": True}
+            results[data.get("host")] = res
+        return True
+
+    with tempfile.TemporaryDirectory(prefix="flotilla-run-") as private_dir:
+        runner = ansible_runner.run(
+            private_data_dir=private_dir,
+            project_dir=str(PROJECT_ROOT),
+            envvars=_envvars(),
+            event_handler=collect,
+            # Artifacts would keep every event on disk; the results are all we need.
+            rotate_artifacts=1,
+            **kwargs,
+        )
+        return RunResult(
+            rc=runner.rc,
+            status=runner.status,
+            stats=runner.stats or {},
+            results=results,
+        )
+
