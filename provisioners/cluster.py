@@ -63,8 +63,10 @@ def plan_nodes(spec, existing):
     return requests
 
 
-def provision(spec):
+def provision(spec, wait=True):
     """Create the machines ``spec`` asks for (those missing) and write the inventory.
+
+    With ``wait`` it returns once every machine answers SSH.
 
     A re-run finds the machines by their tags and creates only what is
     missing. When creation fails with a ProviderError, the machines this run
@@ -94,7 +96,8 @@ def provision(spec):
         _undo(provider, workspace, requests, fresh=not existing)
         raise
     nodes = provider.list_nodes()
-    wait_for_ssh(nodes)
+    if wait:
+        wait_for_ssh(nodes)
     write_inventory(spec, workspace, provider, nodes)
     return workspace
 
@@ -117,6 +120,10 @@ def write_inventory(spec, workspace, provider, nodes):
         ssh_user=provider.ssh_user,
     )
     workspace.write_inventory(text)
+    sample = provider.dynamic_inventory()
+    if sample:
+        filename, content = sample
+        (workspace.path / filename).write_text(content)
 
 
 def wait_for_ssh(nodes, timeout=SSH_TIMEOUT):

@@ -8,6 +8,10 @@ import importlib
 
 _PROVIDERS = {
     "local": "provisioners.providers.local:LocalProvider",
+    "baremetal": "provisioners.providers.baremetal:BareMetalProvider",
+    "aws": "provisioners.providers.aws:AwsProvider",
+    "gcp": "provisioners.providers.gcp:GcpProvider",
+    "azure": "provisioners.providers.azure:AzureProvider",
 }
 
 NAMES = tuple(_PROVIDERS)

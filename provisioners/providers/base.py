@@ -101,3 +101,8 @@ class Provider(ABC):
     @abstractmethod
     def cleanup(self):
         """Delete what ``prepare`` made; what is already gone is fine."""
+
+    def dynamic_inventory(self):
+        """``(file name, YAML text)`` of a sample inventory for the cloud's own
+        Ansible inventory plugin, keyed on the same tags; None where there is none."""
+        return None

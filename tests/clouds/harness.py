@@ -1,0 +1,81 @@
+"""What the contract suite asks of each cloud's fake.
+
+A harness starts a stateful fake of one cloud's API at the HTTP layer (moto
+for AWS; `responses`-served fakes for GCP and Azure), so that the provider's
+real SDK calls run, and answers the suite's questions through that cloud's
+own list APIs, never through the provider under test.
+"""
+
+from abc import ABC, abstractmethod
+
+
+class Interrupted(BaseException):
+    """Raised by a fake mid-way to stand for a killed `flotilla` process.
+
+    A BaseException, like KeyboardInterrupt, so that no SDK retry or
+    provider clean-up treats it as an ordinary API error.
+    """
+
+
+class CloudHarness(ABC):
+    #: the provider's name in the spec
+    provider = None
+
+    def __enter__(self):
+        """Start the fake (and any credentials the SDK needs to find)."""
+        return self
+
+    def __exit__(self, *exc):
+        """Stop the fake; nothing of it outlives the test."""
+
+    @abstractmethod
+    def options(self):
+        """The provider's section of the spec, for this fake."""
+
+    @abstractmethod
+    def machines(self, cluster):
+        """The cluster's machines that are not terminated, through the cloud's list API:
+        a list of dicts with keys name, state (the cloud's word for running is
+        normalised to "running"), tags (dict), address (the address SSH uses)."""
+
+    @abstractmethod
+    def networks(self, cluster):
+        """Names (or IDs) of the cluster's networks (VPC / network / VNet)."""
+
+    @abstractmethod
+    def ssh_sources(self, cluster):
+        """Source address ranges the firewall opens port 22/tcp to."""
+
+    @abstractmethod
+    def swarm_port_sources(self, cluster):
+        """What the firewall opens 2377/tcp to: must name only the cluster's
+        own members (a security group, a network tag, the VNet range),
+        never 0.0.0.0/0."""
+
+    @abstractmethod
+    def tagged_resources(self, cluster):
+        """Every resource still carrying the cluster's tag, of any kind."""
+
+    @abstractmethod
+    def fail_next(self, kind, times=1, after=0):
+        """Make the next ``times`` machine-creating calls (after ``after``
+        successful ones) fail with ``kind``: "throttle" (the cloud's rate-limit
+        answer), "permission" (access denied) or "quota" (quota exceeded)."""
+
+    @abstractmethod
+    def interrupt_after(self, creates):
+        """Raise Interrupted on the machine-creating call after ``creates`` calls."""
+
+    @property
+    @abstractmethod
+    def failed_calls(self):
+        """How many requests the fake answered with an injected failure."""
+
+    @abstractmethod
+    def without_credentials(self):
+        """A context in which the SDK's credential chain finds nothing."""
+
+    @property
+    @abstractmethod
+    def mutating_calls(self):
+        """How many create/delete/update requests reached the fake so far."""
