@@ -225,3 +225,39 @@ def read_members(workspace):
         if report.get("healthy"):
             return {node["hostname"]: node for node in report["nodes"]}
     return {}
+
+
+def scale(name, masters=None, agents=None, public_agents=None, quiet=False):
+    """Grow the cluster to these totals: new machines, then scale.yml on them only."""
+    spec = load_spec(name)
+    asked = {"masters": masters, "agents": agents, "public_agents": public_agents}
+    shrinking = [f"{key} {value} < {getattr(spec, key)}" for key, value in asked.items()
+                 if value is not None and value < getattr(spec, key)]
+    if shrinking:
+        raise FlotillaError(
+            f"scale only grows a cluster ({', '.join(shrinking)}); remove nodes one at a "
+            "time with `flotilla remove NODE`."
+        )
+    grown = build_spec({**spec.to_dict(), **{k: v for k, v in asked.items() if v is not None}})
+    workspace = provision(grown)
+    return runner.run_playbook(workspace.inventory_file, "playbooks/scale.yml", quiet=quiet)
+
+
+def remove(name, node, quiet=False):
+    """Take ``node`` out of the swarm safely, then delete its machine."""
+    spec = load_spec(name)
+    workspace = Workspace(name)
+    provider = provider_for(spec, workspace)
+    provider.check()
+    machines = {n.name: n for n in provider.list_nodes()}
+    if node not in machines:
+        raise FlotillaError(f"cluster {name} has no machine {node}; `flotilla status --name {name}` lists them.")
+    runner.run_playbook(workspace.inventory_file, "playbooks/remove-node.yml", extravars={"node": node}, quiet=quiet)
+    provider.delete_nodes([node])
+    removed = machines.pop(node)
+    key = "masters" if removed.role == "master" else ("public_agents" if removed.pool == "public" else "agents")
+    # The spec follows, so that the next `flotilla up` does not bring it back.
+    smaller = build_spec({**spec.to_dict(), key: getattr(spec, key) - 1,
+                        "allow_even_masters": spec.allow_even_masters or key == "masters"})
+    workspace.save_spec(smaller)
+    write_inventory(smaller, workspace, provider, list(machines.values()))

@@ -18,7 +18,8 @@ def swarm_manager(results):
     engine yet) take no part.
     Returns ``{"host": <inventory name>, "bootstrap": <whether to found>}``.
     """
-    reports = {r["item"]: r for r in results if not r.get("unreachable") and not r.get("failed")}
+    # A probe that did not run (unreachable, no engine yet) reports no "member".
+    reports = {r["item"]: r for r in results if "member" in r}
     healthy = [host for host, r in reports.items() if r.get("healthy")]
     if healthy:
         swarms = {reports[h].get("swarm_id") for h in healthy}
