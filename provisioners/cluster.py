@@ -81,8 +81,14 @@ def provision(spec, wait=True):
                 f"cluster '{spec.name}' already exists on provider '{recorded}'; "
                 f"`flotilla down --name {spec.name}` it first, or choose another name."
             )
+    fresh = not workspace.exists()
     provider = provider_for(spec, workspace)
-    provider.check()
+    try:
+        provider.check()
+    except ProviderError:
+        if fresh:
+            workspace.remove()
+        raise
     workspace.save_spec(spec)
     existing, requests = [], []
     try:
@@ -96,7 +102,7 @@ def provision(spec, wait=True):
         _undo(provider, workspace, requests, fresh=not existing)
         raise
     nodes = provider.list_nodes()
-    if wait:
+    if wait and provider.boots_machines:
         wait_for_ssh(nodes)
     write_inventory(spec, workspace, provider, nodes)
     return workspace
@@ -112,7 +118,7 @@ def _undo(provider, workspace, requests_made, fresh):
 
 
 def write_inventory(spec, workspace, provider, nodes):
-    text = inventory.render(
+    text = provider.own_inventory() or inventory.render(
         spec,
         nodes,
         key_file=workspace.private_key_file,

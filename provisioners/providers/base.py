@@ -68,6 +68,9 @@ class Provider(ABC):
     Options = None
     #: the user Ansible logs in as
     ssh_user = "root"
+    #: whether its machines may still be booting when create_nodes returns,
+    #: so that provision waits for their sshd
+    boots_machines = True
 
     def __init__(self, spec, options, public_key):
         self.spec = spec
@@ -101,6 +104,11 @@ class Provider(ABC):
     @abstractmethod
     def cleanup(self):
         """Delete what ``prepare`` made; what is already gone is fine."""
+
+    def own_inventory(self):
+        """YAML text of the inventory to write as it is, instead of one generated
+        from the nodes' addresses; None where the provider has none."""
+        return None
 
     def dynamic_inventory(self):
         """``(file name, YAML text)`` of a sample inventory for the cloud's own

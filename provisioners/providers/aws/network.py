@@ -1,0 +1,180 @@
+"""What a cluster's machines share on AWS, found by the cluster's tags.
+
+One VPC with one subnet, routed to an internet gateway; the members'
+security group (SSH from ``ssh_cidr``, the swarm ports only from members of
+the same group) and one for public agents (their published ports, from
+anywhere); the key pair Ansible logs in with. Each piece is looked up before
+it is made, so that an interrupted run converges when run again. The groups'
+rules are Flotilla's: any other rule in them is revoked.
+"""
+
+import dataclasses
+import ipaddress
+
+from provisioners.providers.aws.errors import is_gone
+from provisioners.providers.base import MANAGED_BY, TAG_CLUSTER, TAG_MANAGED_BY
+
+SWARM_PORTS = (("tcp", 2377), ("tcp", 7946), ("udp", 7946), ("udp", 4789))
+WORLD = "0.0.0.0/0"
+
+
+@dataclasses.dataclass(frozen=True)
+class Shared:
+    subnet_id: str
+    group_id: str
+    public_group_id: str
+    key_name: str
+
+
+class Network:
+    def __init__(self, ec2, cluster):
+        self.ec2 = ec2
+        self.cluster = cluster
+        self.name = f"flotilla-{cluster}"
+
+    def filters(self, **extra):
+        tags = {f"tag:{TAG_CLUSTER}": self.cluster, f"tag:{TAG_MANAGED_BY}": MANAGED_BY}
+        return [{"Name": key, "Values": [value]} for key, value in {**tags, **extra}.items()]
+
+    def tag_specifications(self, resource_type, name=None):
+        tags = {TAG_CLUSTER: self.cluster, TAG_MANAGED_BY: MANAGED_BY, "Name": name or self.name}
+        return [{"ResourceType": resource_type, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+
+    def ensure(self, options, ssh_cidr, public_key):
+        vpc_id = self._vpc(options.vpc_cidr)
+        gateway_id = self._gateway(vpc_id)
+        subnet_id = self._subnet(vpc_id, options.vpc_cidr)
+        self._route_table(vpc_id, subnet_id, gateway_id)
+        group_id = self._group(vpc_id, self.name, "swarm members")
+        members = {("tcp", 22, 22, ssh_cidr)} | {(proto, port, port, group_id) for proto, port in SWARM_PORTS}
+        self._converge_rules(group_id, members)
+        public_group_id = self._group(vpc_id, f"{self.name}-public", "published ports of public agents")
+        self._converge_rules(public_group_id, {("tcp", port, port, WORLD) for port in options.public_ports})
+        return Shared(subnet_id, group_id, public_group_id, self._key_pair(public_key))
+
+    def _vpc(self, cidr):
+        for vpc in self.ec2.describe_vpcs(Filters=self.filters())["Vpcs"]:
+            return vpc["VpcId"]
+        created = self.ec2.create_vpc(CidrBlock=cidr, TagSpecifications=self.tag_specifications("vpc"))
+        return created["Vpc"]["VpcId"]
+
+    def _gateway(self, vpc_id):
+        gateways = self.ec2.describe_internet_gateways(Filters=self.filters())["InternetGateways"]
+        if gateways:
+            gateway = gateways[0]
+        else:
+            specs = self.tag_specifications("internet-gateway")
+            gateway = self.ec2.create_internet_gateway(TagSpecifications=specs)["InternetGateway"]
+        if vpc_id not in {a["VpcId"] for a in gateway.get("Attachments", [])}:
+            self.ec2.attach_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"], VpcId=vpc_id)
+        return gateway["InternetGatewayId"]
+
+    def _subnet(self, vpc_id, vpc_cidr):
+        for subnet in self.ec2.describe_subnets(Filters=self.filters(**{"vpc-id": vpc_id}))["Subnets"]:
+            return subnet["SubnetId"]
+        # A sixteenth of the VPC: room for every machine, and for more subnets later.
+        network = ipaddress.IPv4Network(vpc_cidr)
+        cidr = str(next(network.subnets(new_prefix=network.prefixlen + 4)))
+        specs = self.tag_specifications("subnet")
+        return self.ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, TagSpecifications=specs)["Subnet"]["SubnetId"]
+
+    def _route_table(self, vpc_id, subnet_id, gateway_id):
+        tables = self.ec2.describe_route_tables(Filters=self.filters(**{"vpc-id": vpc_id}))["RouteTables"]
+        if tables:
+            table = tables[0]
+        else:
+            specs = self.tag_specifications("route-table")
+            table = self.ec2.create_route_table(VpcId=vpc_id, TagSpecifications=specs)["RouteTable"]
+        table_id = table["RouteTableId"]
+        default = [r for r in table.get("Routes", []) if r.get("DestinationCidrBlock") == WORLD]
+        if not default:
+            self.ec2.create_route(RouteTableId=table_id, DestinationCidrBlock=WORLD, GatewayId=gateway_id)
+        elif default[0].get("GatewayId") != gateway_id:
+            self.ec2.replace_route(RouteTableId=table_id, DestinationCidrBlock=WORLD, GatewayId=gateway_id)
+        if subnet_id not in {a.get("SubnetId") for a in table.get("Associations", [])}:
+            self.ec2.associate_route_table(RouteTableId=table_id, SubnetId=subnet_id)
+
+    def _group(self, vpc_id, name, purpose):
+        found = self.ec2.describe_security_groups(Filters=self.filters(**{"vpc-id": vpc_id, "group-name": name}))
+        for group in found["SecurityGroups"]:
+            return group["GroupId"]
+        created = self.ec2.create_security_group(
+            GroupName=name,
+            Description=f"Flotilla cluster {self.cluster}: {purpose}",
+            VpcId=vpc_id,
+            TagSpecifications=self.tag_specifications("security-group", name),
+        )
+        return created["GroupId"]
+
+    def _converge_rules(self, group_id, wanted):
+        group = self.ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
+        present = set()
+        for permission in group["IpPermissions"]:
+            ports = (permission["IpProtocol"], permission.get("FromPort"), permission.get("ToPort"))
+            present |= {(*ports, r["CidrIp"]) for r in permission.get("IpRanges", [])}
+            present |= {(*ports, p["GroupId"]) for p in permission.get("UserIdGroupPairs", [])}
+        if wanted - present:
+            self.ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=_permissions(wanted - present))
+        if present - wanted:
+            self.ec2.revoke_security_group_ingress(GroupId=group_id, IpPermissions=_permissions(present - wanted))
+
+    def _key_pair(self, public_key):
+        pairs = self.ec2.describe_key_pairs(Filters=self.filters(), IncludePublicKey=True)["KeyPairs"]
+        # AWS may rewrite the comment; type and key are what must match.
+        for pair in pairs:
+            if pair.get("PublicKey", "").split()[:2] == public_key.split()[:2]:
+                return pair["KeyName"]
+        for stale in pairs:
+            self.ec2.delete_key_pair(KeyName=stale["KeyName"])
+        self.ec2.import_key_pair(
+            KeyName=self.name,
+            PublicKeyMaterial=public_key.encode(),
+            TagSpecifications=self.tag_specifications("key-pair"),
+        )
+        return self.name
+
+    def delete(self):
+        """Delete every piece, dependants first; a piece already gone is fine."""
+        ec2 = self.ec2
+        for pair in ec2.describe_key_pairs(Filters=self.filters())["KeyPairs"]:
+            _unless_gone(ec2.delete_key_pair, KeyName=pair["KeyName"])
+        for group in ec2.describe_security_groups(Filters=self.filters())["SecurityGroups"]:
+            _unless_gone(ec2.delete_security_group, GroupId=group["GroupId"])
+        for table in ec2.describe_route_tables(Filters=self.filters())["RouteTables"]:
+            for association in table.get("Associations", []):
+                if not association.get("Main"):
+                    _unless_gone(ec2.disassociate_route_table, AssociationId=association["RouteTableAssociationId"])
+            _unless_gone(ec2.delete_route_table, RouteTableId=table["RouteTableId"])
+        for subnet in ec2.describe_subnets(Filters=self.filters())["Subnets"]:
+            _unless_gone(ec2.delete_subnet, SubnetId=subnet["SubnetId"])
+        for gateway in ec2.describe_internet_gateways(Filters=self.filters())["InternetGateways"]:
+            gateway_id = gateway["InternetGatewayId"]
+            for attachment in gateway.get("Attachments", []):
+                _unless_gone(ec2.detach_internet_gateway, InternetGatewayId=gateway_id, VpcId=attachment["VpcId"])
+            _unless_gone(ec2.delete_internet_gateway, InternetGatewayId=gateway_id)
+        for vpc in ec2.describe_vpcs(Filters=self.filters())["Vpcs"]:
+            _unless_gone(ec2.delete_vpc, VpcId=vpc["VpcId"])
+
+
+def _permissions(rules):
+    permissions = []
+    for protocol, from_port, to_port, source in sorted(rules, key=str):
+        permission = {"IpProtocol": protocol}
+        if from_port is not None:
+            permission.update(FromPort=from_port, ToPort=to_port)
+        if source.startswith("sg-"):
+            permission["UserIdGroupPairs"] = [{"GroupId": source}]
+        else:
+            permission["IpRanges"] = [{"CidrIp": source}]
+        permissions.append(permission)
+    return permissions
+
+
+def _unless_gone(call, **kwargs):
+    from botocore.exceptions import ClientError
+
+    try:
+        call(**kwargs)
+    except ClientError as err:
+        if not is_gone(err):
+            raise

@@ -1,0 +1,90 @@
+"""The Compute Engine clients of one project, and waiting on their operations.
+
+Clients are made on first use, so that neither compute_v1 (about 3 s to
+import) nor the credential chain runs before a provider method needs them.
+"""
+
+from provisioners.providers.gcp.errors import CREDENTIALS_HINT, rate_limit_retry
+from provisioners.providers.base import ProviderError
+
+COMPUTE_SCOPE = "https://www.googleapis.com/auth/compute"
+OPERATION_TIMEOUT = 600
+
+
+class ComputeApi:
+    def __init__(self, project):
+        self.project = project
+        self._credentials = None
+        self._clients = {}
+
+    def credentials(self):
+        """Application Default Credentials, or one sentence on how to provide them."""
+        if self._credentials is None:
+            import google.auth
+            from google.auth.exceptions import DefaultCredentialsError
+
+            try:
+                self._credentials, _ = google.auth.default(scopes=[COMPUTE_SCOPE])
+            except DefaultCredentialsError:
+                raise ProviderError(f"no Google Cloud credentials were found: {CREDENTIALS_HINT}.") from None
+        return self._credentials
+
+    def _client(self, name):
+        if name not in self._clients:
+            from google.cloud import compute_v1
+
+            self._clients[name] = getattr(compute_v1, name)(credentials=self.credentials())
+        return self._clients[name]
+
+    @property
+    def networks(self):
+        return self._client("NetworksClient")
+
+    @property
+    def subnetworks(self):
+        return self._client("SubnetworksClient")
+
+    @property
+    def firewalls(self):
+        return self._client("FirewallsClient")
+
+    @property
+    def instances(self):
+        return self._client("InstancesClient")
+
+    @property
+    def retry(self):
+        return rate_limit_retry()
+
+    def if_exists(self, method, **request):
+        """What ``method`` (a client's get or delete) returns for a resource of
+        the project, or None when the resource is not there."""
+        from google.api_core.exceptions import NotFound
+
+        try:
+            return method(project=self.project, retry=self.retry, **request)
+        except NotFound:
+            return None
+
+    def wait(self, operations, missing_ok=False):
+        """Wait for every operation to finish, then raise the first one's error.
+
+        None stands for an operation that was not needed (see ``if_exists``).
+
+        Waiting for all, even after one failed, leaves nothing half-way for the
+        clean-up that follows a failure to trip over. With ``missing_ok`` an
+        operation on a resource that is already gone counts as done.
+        """
+        from google.api_core.exceptions import GoogleAPICallError, NotFound
+
+        failures = []
+        for operation in operations:
+            if operation is None:
+                continue
+            try:
+                operation.result(timeout=OPERATION_TIMEOUT, retry=self.retry)
+            except GoogleAPICallError as err:
+                if not (missing_ok and isinstance(err, NotFound)):
+                    failures.append(err)
+        if failures:
+            raise failures[0]

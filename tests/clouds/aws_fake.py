@@ -1,0 +1,300 @@
+"""The AWS fake: moto in-process, with a gate in front of it for what moto does not play.
+
+moto answers every botocore request from a `before-send` handler that
+botocore registers on each new session (its BUILTIN_HANDLERS). The harness
+puts its own handler in that slot: it counts requests, answers injected
+failures itself (so botocore's real retry logic sees them), and hands the
+rest to moto. moto has no `pending` phase either: for a moment after launch,
+DescribeInstances answers reported to the provider, and this harness's own
+view, say `pending`, so a provider that did not wait is caught.
+
+The harness's own client is made before the gate is in place, so its
+questions are neither counted nor rewritten.
+"""
+
+import contextlib
+import datetime
+import io
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from unittest import mock
+
+import boto3
+from botocore.awsrequest import AWSResponse
+from botocore.handlers import BUILTIN_HANDLERS
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import botocore_stubber
+from moto.ec2.models import ec2_backends
+from moto.ec2.models.amis import Ami
+from urllib3.response import HTTPResponse
+
+from provisioners.providers import aws
+from tests.clouds.harness import CloudHarness, Interrupted
+
+REGION = "us-east-1"
+SSH_CIDR = "203.0.113.0/24"
+PENDING_SECONDS = 0.3
+POLL_SECONDS = 0.05
+# Oldest first: the provider must pick the newest.
+DEBIAN_IMAGES = {
+    "ami-0deb120000000001a": datetime.datetime(2024, 6, 10, tzinfo=datetime.UTC),
+    "ami-0deb120000000002b": datetime.datetime(2025, 3, 2, tzinfo=datetime.UTC),
+}
+NEWEST_DEBIAN = "ami-0deb120000000002b"
+MUTATING = (
+    "Create",
+    "Delete",
+    "Run",
+    "Terminate",
+    "Authorize",
+    "Revoke",
+    "Attach",
+    "Detach",
+    "Associate",
+    "Disassociate",
+    "Import",
+    "Modify",
+    "Replace",
+)
+FAILURES = {
+    "throttle": (503, "RequestLimitExceeded", "Request limit exceeded."),
+    "permission": (403, "UnauthorizedOperation", "You are not authorized to perform this operation."),
+    "quota": (
+        400,
+        "VcpuLimitExceeded",
+        "You have requested more vCPU capacity than your current vCPU limit of 32 allows "
+        "for the instance bucket that the specified instance type belongs to.",
+    ),
+}
+# Everything botocore's credential chain (and endpoint choice) reads from the environment.
+AWS_VARIABLES = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_EC2",
+)
+KINDS = {
+    "vpc": ("describe_vpcs", "Vpcs", "VpcId"),
+    "subnet": ("describe_subnets", "Subnets", "SubnetId"),
+    "internet-gateway": ("describe_internet_gateways", "InternetGateways", "InternetGatewayId"),
+    "route-table": ("describe_route_tables", "RouteTables", "RouteTableId"),
+    "security-group": ("describe_security_groups", "SecurityGroups", "GroupId"),
+    "key-pair": ("describe_key_pairs", "KeyPairs", "KeyPairId"),
+    "volume": ("describe_volumes", "Volumes", "VolumeId"),
+    "network-interface": ("describe_network_interfaces", "NetworkInterfaces", "NetworkInterfaceId"),
+}
+
+
+def seed_debian_images(region=REGION):
+    """Publish Debian 12 images under Debian's owner id: moto ships none."""
+    backend = ec2_backends[DEFAULT_ACCOUNT_ID][region]
+    for image_id, created in DEBIAN_IMAGES.items():
+        backend.amis[image_id] = Ami(
+            backend,
+            image_id,
+            name=f"debian-12-amd64-{created:%Y%m%d}-1700",
+            owner_id=aws.DEBIAN_OWNER,
+            architecture="x86_64",
+            virtualization_type="hvm",
+            root_device_type="ebs",
+            public=True,
+            creation_date=created,
+        )
+
+
+def tag_filter(cluster):
+    return [{"Name": "tag:flotilla-cluster", "Values": [cluster]}]
+
+
+def error_response(request, kind):
+    status, code, message = FAILURES[kind]
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+        "<RequestID>00000000-0000-0000-0000-000000000000</RequestID></Response>"
+    ).encode()
+    raw = HTTPResponse(body=io.BytesIO(body), status=status, preload_content=False)
+    return AWSResponse(request.url, status, {"Content-Type": "text/xml;charset=UTF-8"}, raw)
+
+
+class Harness(CloudHarness):
+    provider = "aws"
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._total = 0
+        self._mutating = 0
+        self._failed = 0
+        self._creates = 0
+        self._failure = None
+        self._interrupt_at = None
+        self._launched = {}
+        self._gate = ("before-send", self._before_send)
+        self._hooks = [
+            ("after-call.ec2.RunInstances", self._after_run),
+            ("after-call.ec2.DescribeInstances", self._after_describe),
+        ]
+
+    def __enter__(self):
+        self._stack = contextlib.ExitStack()
+        self._stack.enter_context(mock.patch.dict(os.environ))
+        for name in AWS_VARIABLES:
+            os.environ.pop(name, None)
+        # Empty files, so that the developer's own ~/.aws never takes part.
+        empty = Path(self._stack.enter_context(tempfile.TemporaryDirectory())) / "empty"
+        empty.touch()
+        os.environ.update(
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_CONFIG_FILE=str(empty),
+            AWS_SHARED_CREDENTIALS_FILE=str(empty),
+            AWS_EC2_METADATA_DISABLED="true",
+        )
+        self._stack.enter_context(mock_aws())
+        seed_debian_images()
+        self.ec2 = boto3.session.Session().client("ec2", region_name=REGION)
+        self._stack.enter_context(mock.patch.object(aws, "POLL_SECONDS", POLL_SECONDS))
+        moto_slot = BUILTIN_HANDLERS.index(("before-send", botocore_stubber))
+        BUILTIN_HANDLERS[moto_slot] = self._gate
+        BUILTIN_HANDLERS.extend(self._hooks)
+        self._stack.callback(self._remove_hooks, moto_slot)
+        return self
+
+    def _remove_hooks(self, moto_slot):
+        BUILTIN_HANDLERS[moto_slot] = ("before-send", botocore_stubber)
+        for hook in self._hooks:
+            BUILTIN_HANDLERS.remove(hook)
+
+    def __exit__(self, *exc):
+        self._stack.close()
+
+    def options(self):
+        return {"region": REGION, "ssh_cidr": SSH_CIDR}
+
+    # The gate and the pending phase.
+
+    def _before_send(self, request, event_name, **kwargs):
+        operation = event_name.rsplit(".", 1)[-1]
+        with self._lock:
+            self._total += 1
+            self._mutating += operation.startswith(MUTATING)
+            if operation == "RunInstances":
+                if self._interrupt_at is not None and self._creates >= self._interrupt_at:
+                    self._interrupt_at = None
+                    raise Interrupted(f"killed before RunInstances number {self._creates + 1}")
+                if self._failure and self._failure["after"] <= self._creates and self._failure["times"]:
+                    self._failure["times"] -= 1
+                    self._failed += 1
+                    return error_response(request, self._failure["kind"])
+                self._creates += 1
+        return botocore_stubber(event_name=event_name, request=request, **kwargs)
+
+    def _after_run(self, parsed, **_):
+        with self._lock:
+            for instance in parsed.get("Instances", []):
+                self._launched[instance["InstanceId"]] = time.monotonic()
+
+    def _after_describe(self, parsed, **_):
+        for reservation in parsed.get("Reservations", []):
+            for instance in reservation["Instances"]:
+                if self._pending(instance):
+                    instance["State"] = {"Code": 0, "Name": "pending"}
+
+    def _pending(self, instance):
+        launched = self._launched.get(instance["InstanceId"])
+        return (
+            instance["State"]["Name"] == "running"
+            and launched is not None
+            and time.monotonic() - launched < PENDING_SECONDS
+        )
+
+    # The contract's questions, through EC2's own describe calls.
+
+    def machines(self, cluster):
+        machines = []
+        pages = self.ec2.get_paginator("describe_instances").paginate(Filters=tag_filter(cluster))
+        for page in pages:
+            for reservation in page["Reservations"]:
+                for instance in reservation["Instances"]:
+                    if instance["State"]["Name"] == "terminated":
+                        continue
+                    tags = {tag["Key"]: tag["Value"] for tag in instance.get("Tags", [])}
+                    machines.append(
+                        {
+                            "name": tags.get("Name", instance["InstanceId"]),
+                            "state": "pending" if self._pending(instance) else instance["State"]["Name"],
+                            "tags": tags,
+                            "address": instance.get("PublicIpAddress") or instance.get("PrivateIpAddress"),
+                            "image": instance["ImageId"],
+                        }
+                    )
+        return machines
+
+    def networks(self, cluster):
+        return [vpc["VpcId"] for vpc in self.ec2.describe_vpcs(Filters=tag_filter(cluster))["Vpcs"]]
+
+    def _sources(self, cluster, protocol, port):
+        sources = set()
+        for group in self.ec2.describe_security_groups(Filters=tag_filter(cluster))["SecurityGroups"]:
+            for permission in group["IpPermissions"]:
+                if permission["IpProtocol"] not in (protocol, "-1"):
+                    continue
+                if not permission.get("FromPort", 0) <= port <= permission.get("ToPort", 65535):
+                    continue
+                sources |= {r["CidrIp"] for r in permission.get("IpRanges", [])}
+                sources |= {p["GroupId"] for p in permission.get("UserIdGroupPairs", [])}
+        return sorted(sources)
+
+    def ssh_sources(self, cluster):
+        return self._sources(cluster, "tcp", 22)
+
+    def swarm_port_sources(self, cluster):
+        return self._sources(cluster, "tcp", 2377)
+
+    def tagged_resources(self, cluster):
+        found = [f"instance:{m['name']}" for m in self.machines(cluster)]
+        for kind, (method, key, id_key) in KINDS.items():
+            items = getattr(self.ec2, method)(Filters=tag_filter(cluster))[key]
+            found += [f"{kind}:{item[id_key]}" for item in items]
+        return found
+
+    # Failures.
+
+    def fail_next(self, kind, times=1, after=0):
+        with self._lock:
+            self._failure = {"kind": kind, "times": times, "after": self._creates + after}
+
+    def interrupt_after(self, creates):
+        with self._lock:
+            self._interrupt_at = self._creates + creates
+
+    @property
+    def failed_calls(self):
+        return self._failed
+
+    @contextlib.contextmanager
+    def without_credentials(self):
+        with mock.patch.dict(os.environ):
+            for name in AWS_VARIABLES:
+                os.environ.pop(name, None)
+            yield
+
+    @property
+    def mutating_calls(self):
+        return self._mutating
+
+    @property
+    def total_calls(self):
+        return self._total

@@ -1,0 +1,647 @@
+"""A stateful fake of the Azure Resource Manager API, and the contract harness on it.
+
+No emulator exists for Azure compute and network. azure-core's default
+transport is `requests`, so a `responses` mock intercepts everything the real
+SDKs send: the token request of DefaultAzureCredential's chain, every ARM
+call, and the polling that long operations do from their own threads.
+
+What the fake keeps, in dicts keyed by lower-cased ARM ID (ARM treats IDs
+case-insensitively): resource groups, and under them any Microsoft.Network
+or Microsoft.Compute resource. What it models, because the provider depends
+on it:
+- PUT answers 201/200 with Azure-AsyncOperation and Retry-After: 0; the
+  resource reads Creating/Updating until its operation has been polled, VMs
+  for two polls, then Succeeded. DELETE answers 202 the same way (a resource
+  group: with Location only), 204 when there is nothing to delete.
+- References must exist (NIC -> subnet, public IP, ASG; VM -> NIC; subnet ->
+  NSG), and what is in use cannot be deleted (NIC of a VM, IP of a NIC,
+  subnet with NICs, NSG on a subnet).
+- A VM's deletion takes along its OS disk, NIC and the NIC's public IP
+  where their deleteOption says Delete; a group's deletion takes everything.
+- Lists page at PAGE_SIZE with nextLink; the generic resource and group
+  lists take ARM's tagName/tagValue $filter.
+"""
+
+import contextlib
+import ipaddress
+import itertools
+import json
+import os
+import re
+import threading
+import uuid
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import responses
+from requests.exceptions import ConnectionError as RequestsConnectionError
+
+from tests.clouds.harness import CloudHarness, Interrupted
+
+ARM = "https://management.azure.com"
+LOGIN = "https://login.microsoftonline.com"
+SUBSCRIPTION = "00000000-0000-0000-0000-0000000000f1"
+CREDENTIALS = {
+    "AZURE_TENANT_ID": "00000000-0000-0000-0000-0000000000a1",
+    "AZURE_CLIENT_ID": "00000000-0000-0000-0000-0000000000c1",
+    "AZURE_CLIENT_SECRET": "fake-secret-for-the-fake-token-endpoint",
+}
+PAGE_SIZE = 50
+# How many polls of its operation a resource takes to be provisioned.
+POLLS = {"microsoft.compute/virtualmachines": 2}
+
+_SUB = r"/subscriptions/(?P<sub>[^/]+)"
+_GROUP = _SUB + r"/resourcegroups/(?P<group>[^/]+)"
+_TYPE = r"/providers/(?P<ns>microsoft\.[a-z]+)/(?P<kind>[a-z]+)"
+_TAG_FILTER = re.compile(r"^tagname eq '(?P<name>[^']*)'(?: and tagvalue eq '(?P<value>[^']*)')?$", re.I)
+
+INJECTED = {
+    # Compute's own throttling answer: 429, and a Retry-After that azure-core honours.
+    "throttle": (
+        429,
+        {"Retry-After": "0", "x-ms-ratelimit-remaining-resource": "Microsoft.Compute/PutVM3Min;0"},
+        "OperationNotAllowed",
+        "The server rejected the request because too many requests have been received for this subscription.",
+    ),
+    # No Retry-After: azure-core would retry any answer that carries one.
+    "permission": (
+        403,
+        {},
+        "AuthorizationFailed",
+        "The client does not have authorization to perform action 'Microsoft.Compute/virtualMachines/write'.",
+    ),
+    "quota": (
+        409,
+        {},
+        "OperationNotAllowed",
+        "Operation could not be completed as it results in exceeding approved standardDSv5Family Cores quota. "
+        "Current Limit: 4, Current Usage: 4, Additional Required: 2.",
+    ),
+}
+
+
+class Failure(Exception):
+    """An ARM error answer, raised inside a handler."""
+
+    def __init__(self, status, code, message, headers=None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+
+def _not_found(code, what):
+    return Failure(404, code, f"The {what} was not found.")
+
+
+class Operation:
+    def __init__(self, polls, finish):
+        self.polls = polls
+        self.finish = finish
+        self.done = False
+
+
+class FakeArm:
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.groups = {}
+        self.resources = {}
+        self.operations = {}
+        self.addresses = (f"20.50.{n // 250}.{n % 250 + 1}" for n in itertools.count())
+        self.total_calls = 0
+        self.mutating_calls = 0
+        self.failed_calls = 0
+        self.machine_creates = 0
+        self.failures = []
+        self.interrupt_at = None
+
+    # ---- wiring -------------------------------------------------------------------------------------------------
+
+    def register(self, mock):
+        token = re.compile(re.escape(LOGIN) + r"/[^/]+/oauth2/v2\.0/token$")
+        mock.add_callback("GET", re.compile(re.escape(LOGIN) + r"/[^/]+/v2\.0/\.well-known/openid-configuration$"),
+                          callback=self._counted(self._openid_configuration, mutating=False))
+        mock.add_callback("POST", token, callback=self._counted(self._token, mutating=False))
+        # Managed identity's probe: on a developer machine nothing answers there.
+        mock.add(responses.GET, re.compile(r"http://169\.254\.169\.254/.*"),
+                 body=RequestsConnectionError("no instance metadata service here"))
+        routes = [
+            ("GET", _SUB + r"/providers/fake\.operations/operations/(?P<op>[^/]+)", self.get_operation),
+            ("GET", _SUB + r"/providers/fake\.operations/operationresults/(?P<op>[^/]+)", self.get_operation_result),
+            ("GET", _SUB + r"/resourcegroups", self.list_groups),
+            ("GET", _SUB + r"/resources", self.list_tagged),
+            ("GET", _SUB + _TYPE, self.list_resources),
+            ("PUT", _GROUP, self.put_group),
+            ("GET", _GROUP, self.get_group),
+            ("DELETE", _GROUP, self.delete_group),
+            ("GET", _GROUP + _TYPE, self.list_resources),
+            ("PUT", _GROUP + _TYPE + r"/(?P<name>[^/]+)", self.put_resource),
+            ("GET", _GROUP + _TYPE + r"/(?P<name>[^/]+)", self.get_resource),
+            ("DELETE", _GROUP + _TYPE + r"/(?P<name>[^/]+)", self.delete_resource),
+        ]
+        for method, path, handler in routes:
+            pattern = re.compile(path + "$", re.I)
+            url = re.compile(re.escape(ARM) + path + r"(\?.*)?$", re.I)
+            mock.add_callback(method, url, callback=self._counted(self._arm(pattern, handler), mutating=method != "GET"))
+
+    def _counted(self, handler, mutating):
+        def callback(request):
+            with self.lock:
+                self.total_calls += 1
+                self.mutating_calls += mutating
+                return handler(request)
+
+        return callback
+
+    def _arm(self, pattern, handler):
+        def serve(request):
+            url = urlsplit(request.url)
+            query = {k.lower(): v[0] for k, v in parse_qs(url.query).items()}
+            body = json.loads(request.body) if request.body else None
+            try:
+                status, payload, headers = handler(request.url, query, body, **pattern.match(url.path).groupdict())
+            except Failure as failure:
+                status, headers = failure.status, failure.headers
+                payload = {"error": {"code": failure.code, "message": failure.message}}
+            content = "" if payload is None else json.dumps(payload)
+            return status, {"Content-Type": "application/json", **headers}, content
+
+        return serve
+
+    def _openid_configuration(self, request):
+        tenant = f"{LOGIN}/{urlsplit(request.url).path.split('/')[1]}"
+        document = {
+            "issuer": f"{tenant}/v2.0",
+            "authorization_endpoint": f"{tenant}/oauth2/v2.0/authorize",
+            "token_endpoint": f"{tenant}/oauth2/v2.0/token",
+            "device_authorization_endpoint": f"{tenant}/oauth2/v2.0/devicecode",
+        }
+        return 200, {"Content-Type": "application/json"}, json.dumps(document)
+
+    def _token(self, request):
+        token = {"token_type": "Bearer", "expires_in": 3600, "ext_expires_in": 3600, "access_token": "fake-token"}
+        return 200, {"Content-Type": "application/json"}, json.dumps(token)
+
+    # ---- long operations ----------------------------------------------------------------------------------------
+
+    def _begin(self, sub, polls, finish):
+        op = uuid.uuid4().hex
+        self.operations[op] = Operation(polls, finish)
+        return f"{ARM}/subscriptions/{sub}/providers/Fake.Operations/operations/{op}", op
+
+    def _advance(self, op):
+        operation = self.operations.get(op)
+        if operation is None:
+            raise _not_found("OperationNotFound", f"operation {op}")
+        if not operation.done:
+            operation.polls -= 1
+            if operation.polls <= 0:
+                operation.done = True
+                operation.finish()
+        return operation.done
+
+    def get_operation(self, url, query, body, sub, op):
+        status = "Succeeded" if self._advance(op) else "InProgress"
+        return 200, {"status": status}, {"Retry-After": "0"}
+
+    def get_operation_result(self, url, query, body, sub, op):
+        if self._advance(op):
+            return 200, None, {}
+        return 202, None, {"Location": url, "Retry-After": "0"}
+
+    # ---- resource groups ----------------------------------------------------------------------------------------
+
+    def _group(self, sub, name):
+        group = self.groups.get(name.lower())
+        if group is None:
+            raise Failure(404, "ResourceGroupNotFound", f"Resource group '{name}' could not be found.")
+        return group
+
+    def put_group(self, url, query, body, sub, group):
+        existing = self.groups.get(group.lower())
+        if existing and existing["properties"]["provisioningState"] == "Deleting":
+            raise Failure(409, "ResourceGroupBeingDeleted", f"The resource group '{group}' is in deprovisioning state.")
+        self.groups[group.lower()] = {
+            "id": f"/subscriptions/{sub}/resourceGroups/{group}",
+            "name": group,
+            "type": "Microsoft.Resources/resourceGroups",
+            "location": body["location"],
+            "tags": body.get("tags") or {},
+            "properties": {"provisioningState": "Succeeded"},
+        }
+        return (200 if existing else 201), self.groups[group.lower()], {}
+
+    def get_group(self, url, query, body, sub, group):
+        return 200, self._group(sub, group), {}
+
+    def delete_group(self, url, query, body, sub, group):
+        record = self._group(sub, group)
+        record["properties"]["provisioningState"] = "Deleting"
+        prefix = record["id"].lower() + "/"
+
+        def finish():
+            self.groups.pop(group.lower(), None)
+            for key in [key for key in self.resources if key.startswith(prefix)]:
+                del self.resources[key]
+
+        location, op = self._begin(sub, 1, finish)
+        result = location.replace("/operations/", "/operationResults/")
+        return 202, None, {"Location": result, "Retry-After": "0"}
+
+    def list_groups(self, url, query, body, sub):
+        return self._page(url, query, [g for g in self.groups.values() if self._tag_match(g, query)])
+
+    def list_tagged(self, url, query, body, sub):
+        generic = [
+            {k: r[k] for k in ("id", "name", "type", "location", "tags")}
+            for r in self.resources.values()
+            if "/subnets/" not in r["id"] and self._tag_match(r, query)
+        ]
+        return self._page(url, query, generic)
+
+    def _tag_match(self, resource, query):
+        if "$filter" not in query:
+            return True
+        match = _TAG_FILTER.match(query["$filter"])
+        if not match:
+            raise Failure(400, "InvalidFilterInQueryString", f"The filter '{query['$filter']}' is not supported.")
+        tags = {k.lower(): v for k, v in (resource.get("tags") or {}).items()}
+        name, value = match["name"].lower(), match["value"]
+        return name in tags and (value is None or tags[name] == value)
+
+    def _page(self, url, query, items):
+        start = int(query.get("$skiptoken", 0))
+        page = {"value": items[start : start + PAGE_SIZE]}
+        if start + PAGE_SIZE < len(items):
+            parts = urlsplit(url)
+            params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+            params["$skiptoken"] = str(start + PAGE_SIZE)
+            page["nextLink"] = f"{ARM}{parts.path}?{urlencode(params)}"
+        return 200, page, {}
+
+    # ---- resources ----------------------------------------------------------------------------------------------
+
+    def _find(self, resource_id, what="resource"):
+        resource = self.resources.get(resource_id.lower())
+        if resource is None:
+            raise Failure(400, "InvalidResourceReference", f"The {what} {resource_id} referenced does not exist.")
+        return resource
+
+    def _subnet(self, subnet_id):
+        vnet_id, _, name = subnet_id.partition("/subnets/")
+        vnet = self._find(vnet_id, "virtual network")
+        for subnet in vnet["properties"].get("subnets", []):
+            if subnet["name"].lower() == name.lower():
+                return subnet
+        raise Failure(400, "InvalidResourceReference", f"The subnet {subnet_id} referenced does not exist.")
+
+    def list_resources(self, url, query, body, sub, ns, kind, group=None):
+        if group is not None:
+            self._group(sub, group)
+        kind_id = f"/providers/{ns}/{kind}/".lower()
+        scope = f"/subscriptions/{sub}/resourcegroups/{group}/".lower() if group else ""
+        items = [
+            self._view(r, query)
+            for key, r in self.resources.items()
+            if kind_id in key and key.startswith(scope) and key.count("/") == 8
+        ]
+        return self._page(url, query, items)
+
+    def get_resource(self, url, query, body, sub, group, ns, kind, name):
+        self._group(sub, group)
+        resource = self.resources.get(self._id(sub, group, ns, kind, name).lower())
+        if resource is None:
+            raise _not_found("ResourceNotFound", f"resource {ns}/{kind}/{name}")
+        return 200, self._view(resource, query), {}
+
+    def _view(self, resource, query):
+        """A VM as listed or read with $expand=instanceView carries its power state."""
+        if query.get("$expand", "").lower() != "instanceview" or "/virtualmachines/" not in resource["id"].lower():
+            return resource
+        state = resource["properties"]["provisioningState"]
+        power = "running" if state == "Succeeded" else "starting"
+        statuses = [{"code": f"ProvisioningState/{state.lower()}"}, {"code": f"PowerState/{power}"}]
+        return {**resource, "properties": {**resource["properties"], "instanceView": {"statuses": statuses}}}
+
+    @staticmethod
+    def _id(sub, group, ns, kind, name):
+        return f"/subscriptions/{sub}/resourceGroups/{group}/providers/{ns}/{kind}/{name}"
+
+    def put_resource(self, url, query, body, sub, group, ns, kind, name):
+        self._group(sub, group)
+        resource_id = self._id(sub, group, ns, kind, name)
+        key = resource_id.lower()
+        type_key = f"{ns}/{kind}".lower()
+        existing = self.resources.get(key)
+        if type_key == "microsoft.compute/virtualmachines":
+            self._machine_creating_call(existing)
+        if not body.get("location"):
+            raise Failure(400, "LocationRequired", "The location property is required for this definition.")
+        resource = {
+            "id": resource_id,
+            "name": name,
+            "type": f"{ns}/{kind}",
+            "location": body["location"],
+            "tags": body.get("tags") or {},
+            "properties": body.get("properties") or {},
+            **({"sku": body["sku"]} if "sku" in body else {}),
+        }
+        prepare = getattr(self, f"_prepare_{kind.lower()}", None)
+        if prepare:
+            prepare(resource, existing)
+        resource["properties"]["provisioningState"] = "Updating" if existing else "Creating"
+        self.resources[key] = resource
+
+        def finish():
+            if key in self.resources:
+                self.resources[key]["properties"]["provisioningState"] = "Succeeded"
+
+        operation, _ = self._begin(sub, POLLS.get(type_key, 1), finish)
+        return (200 if existing else 201), resource, {"Azure-AsyncOperation": operation, "Retry-After": "0"}
+
+    def _machine_creating_call(self, existing):
+        """Where injected failures and interruptions strike: the PUT of a VM."""
+        for plan in self.failures:
+            if plan["after"] > 0:
+                plan["after"] -= 1
+                continue
+            plan["times"] -= 1
+            if plan["times"] == 0:
+                self.failures.remove(plan)
+            self.failed_calls += 1
+            status, headers, code, message = INJECTED[plan["kind"]]
+            raise Failure(status, code, message, headers)
+        if existing is None:
+            if self.interrupt_at is not None and self.machine_creates == self.interrupt_at:
+                raise Interrupted()
+            self.machine_creates += 1
+
+    def _prepare_virtualnetworks(self, vnet, existing):
+        for subnet in vnet["properties"].get("subnets", []):
+            subnet["id"] = f"{vnet['id']}/subnets/{subnet['name']}"
+            subnet.setdefault("properties", {})["provisioningState"] = "Succeeded"
+            nsg = subnet["properties"].get("networkSecurityGroup")
+            if nsg:
+                self._find(nsg["id"], "network security group")
+
+    def _prepare_networksecuritygroups(self, nsg, existing):
+        for rule in nsg["properties"].get("securityRules", []):
+            rule["id"] = f"{nsg['id']}/securityRules/{rule['name']}"
+            for asg in rule["properties"].get("destinationApplicationSecurityGroups", []):
+                self._find(asg["id"], "application security group")
+
+    def _prepare_publicipaddresses(self, address, existing):
+        previous = (existing or {}).get("properties", {})
+        address["properties"]["ipAddress"] = previous.get("ipAddress") or next(self.addresses)
+        if "ipConfiguration" in previous:
+            address["properties"]["ipConfiguration"] = previous["ipConfiguration"]
+
+    def _prepare_networkinterfaces(self, nic, existing):
+        previous = {c["name"]: c for c in (existing or {}).get("properties", {}).get("ipConfigurations", [])}
+        for config in nic["properties"].get("ipConfigurations", []):
+            config["id"] = f"{nic['id']}/ipConfigurations/{config['name']}"
+            props = config.setdefault("properties", {})
+            subnet = self._subnet(props["subnet"]["id"])
+            for asg in props.get("applicationSecurityGroups", []):
+                self._find(asg["id"], "application security group")
+            if props.get("publicIPAddress"):
+                address = self._find(props["publicIPAddress"]["id"], "public IP address")
+                holder = address["properties"].get("ipConfiguration", {}).get("id", "")
+                if holder and not holder.lower().startswith(nic["id"].lower() + "/"):
+                    raise Failure(400, "PublicIPAddressInUse", f"{address['id']} is in use by {holder}.")
+                address["properties"]["ipConfiguration"] = {"id": config["id"]}
+            old = previous.get(config["name"], {}).get("properties", {})
+            props["privateIPAddress"] = old.get("privateIPAddress") or self._free_address(subnet)
+        if existing and "virtualMachine" in existing["properties"]:
+            nic["properties"]["virtualMachine"] = existing["properties"]["virtualMachine"]
+
+    def _free_address(self, subnet):
+        used = {
+            config["properties"].get("privateIPAddress")
+            for r in self.resources.values()
+            if r["type"].lower() == "microsoft.network/networkinterfaces"
+            for config in r["properties"].get("ipConfigurations", [])
+        }
+        # Azure keeps the first four addresses of every subnet for itself.
+        hosts = itertools.islice(ipaddress.ip_network(subnet["properties"]["addressPrefix"]).hosts(), 3, None)
+        return next(str(ip) for ip in hosts if str(ip) not in used)
+
+    def _prepare_virtualmachines(self, vm, existing):
+        props = vm["properties"]
+        for ref in props["networkProfile"]["networkInterfaces"]:
+            nic = self._find(ref["id"], "network interface")
+            holder = nic["properties"].get("virtualMachine", {}).get("id")
+            if holder and holder.lower() != vm["id"].lower():
+                raise Failure(400, "NicInUse", f"Network interface {ref['id']} is used by {holder}.")
+            nic["properties"]["virtualMachine"] = {"id": vm["id"]}
+        os_disk = props["storageProfile"]["osDisk"]
+        disk_id = self._id(*vm["id"].split("/")[2:5:2], "Microsoft.Compute", "disks", os_disk["name"])
+        os_disk["managedDisk"] = {**os_disk.get("managedDisk", {}), "id": disk_id}
+        # Azure gives a VM's OS disk none of the VM's tags.
+        self.resources[disk_id.lower()] = {
+            "id": disk_id,
+            "name": os_disk["name"],
+            "type": "Microsoft.Compute/disks",
+            "location": vm["location"],
+            "tags": {},
+            "managedBy": vm["id"],
+            "properties": {"diskState": "Attached", "provisioningState": "Succeeded"},
+        }
+        props["vmId"] = (existing or {}).get("properties", {}).get("vmId") or str(uuid.uuid4())
+
+    def delete_resource(self, url, query, body, sub, group, ns, kind, name):
+        self._group(sub, group)
+        key = self._id(sub, group, ns, kind, name).lower()
+        resource = self.resources.get(key)
+        if resource is None:
+            return 204, None, {}
+        self._refuse_if_in_use(resource)
+        resource["properties"]["provisioningState"] = "Deleting"
+        operation, op = self._begin(sub, POLLS.get(f"{ns}/{kind}".lower(), 1), lambda: self._remove(key))
+        result = operation.replace("/operations/", "/operationResults/")
+        return 202, None, {"Azure-AsyncOperation": operation, "Location": result, "Retry-After": "0"}
+
+    def _refuse_if_in_use(self, resource):
+        kind, props, rid = resource["type"].lower(), resource["properties"], resource["id"]
+        if kind == "microsoft.network/networkinterfaces" and props.get("virtualMachine"):
+            raise Failure(400, "NicInUse", f"Network interface {rid} is used by {props['virtualMachine']['id']}.")
+        if kind == "microsoft.network/publicipaddresses" and props.get("ipConfiguration"):
+            raise Failure(400, "PublicIPAddressCannotBeDeleted", f"Public IP address {rid} is still allocated.")
+        referrers = [
+            r["id"]
+            for r in self.resources.values()
+            if r is not resource and rid.lower() + "/" in json.dumps(r["properties"]).lower() + "/"
+            or r is not resource and f'"{rid.lower()}"' in json.dumps(r["properties"]).lower()
+        ]
+        if referrers and kind != "microsoft.compute/virtualmachines":
+            raise Failure(400, "InUseResourceCannotBeDeleted", f"{rid} is in use by {referrers[0]}.")
+
+    def _remove(self, key):
+        resource = self.resources.pop(key, None)
+        if resource is None or resource["type"].lower() != "microsoft.compute/virtualmachines":
+            return
+        props = resource["properties"]
+        os_disk = props["storageProfile"]["osDisk"]
+        self._release(os_disk["managedDisk"]["id"], os_disk.get("deleteOption") == "Delete")
+        for ref in props["networkProfile"]["networkInterfaces"]:
+            nic = self.resources.get(ref["id"].lower())
+            if nic is None:
+                continue
+            nic["properties"].pop("virtualMachine", None)
+            if ref.get("properties", {}).get("deleteOption") != "Delete":
+                continue
+            del self.resources[ref["id"].lower()]
+            for config in nic["properties"].get("ipConfigurations", []):
+                address = config["properties"].get("publicIPAddress")
+                if address:
+                    self._release(address["id"], address.get("properties", {}).get("deleteOption") == "Delete")
+
+    def _release(self, resource_id, delete):
+        """What a deleted VM or NIC held: deleted with it, or left behind unattached."""
+        resource = self.resources.get(resource_id.lower())
+        if resource is None:
+            return
+        if delete:
+            del self.resources[resource_id.lower()]
+        else:
+            resource.pop("managedBy", None)
+            resource["properties"].pop("ipConfiguration", None)
+
+
+class Harness(CloudHarness):
+    provider = "azure"
+
+    def __init__(self):
+        self.fake = FakeArm()
+        self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+        self._saved_environment = {}
+
+    def __enter__(self):
+        self.fake.register(self.mock)
+        self.mock.start()
+        for name, value in CREDENTIALS.items():
+            self._saved_environment[name] = os.environ.get(name)
+            os.environ[name] = value
+        return self
+
+    def __exit__(self, *exc):
+        self.mock.stop()
+        self.mock.reset()
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    # The harness reads through the SDKs' own list APIs, as a user would.
+
+    @property
+    def _clients(self):
+        if not hasattr(self, "_client_cache"):
+            from azure.identity import ClientSecretCredential
+            from azure.mgmt.compute import ComputeManagementClient
+            from azure.mgmt.network import NetworkManagementClient
+            from azure.mgmt.resource.resources import ResourceManagementClient
+
+            credential = ClientSecretCredential(
+                CREDENTIALS["AZURE_TENANT_ID"], CREDENTIALS["AZURE_CLIENT_ID"], CREDENTIALS["AZURE_CLIENT_SECRET"]
+            )
+            self._client_cache = (
+                ResourceManagementClient(credential, SUBSCRIPTION),
+                NetworkManagementClient(credential, SUBSCRIPTION),
+                ComputeManagementClient(credential, SUBSCRIPTION),
+            )
+        return self._client_cache
+
+    def options(self):
+        return {"subscription_id": SUBSCRIPTION, "ssh_cidr": "203.0.113.0/24", "polling_interval": 0}
+
+    @staticmethod
+    def _filter(cluster):
+        return f"tagName eq 'flotilla-cluster' and tagValue eq '{cluster}'"
+
+    @staticmethod
+    def _ours(resource, cluster):
+        return (resource.tags or {}).get("flotilla-cluster") == cluster
+
+    def machines(self, cluster):
+        _, network, compute = self._clients
+        nics = {n.id.lower(): n for n in network.network_interfaces.list_all()}
+        addresses = {a.id.lower(): a.ip_address for a in network.public_ip_addresses.list_all()}
+        machines = []
+        for vm in compute.virtual_machines.list_all(expand="instanceView"):
+            if not self._ours(vm, cluster):
+                continue
+            power = [s.code.split("/")[1] for s in vm.instance_view.statuses if s.code.startswith("PowerState/")]
+            config = nics[vm.network_profile.network_interfaces[0].id.lower()].ip_configurations[0]
+            machines.append(
+                {
+                    "name": vm.name,
+                    "state": power[0] if vm.provisioning_state == "Succeeded" else vm.provisioning_state.lower(),
+                    "tags": dict(vm.tags),
+                    "address": addresses[config.public_ip_address.id.lower()],
+                }
+            )
+        return sorted(machines, key=lambda m: m["name"])
+
+    def networks(self, cluster):
+        _, network, _ = self._clients
+        return [v.name for v in network.virtual_networks.list_all() if self._ours(v, cluster)]
+
+    def _allowed_sources(self, cluster, port, protocol):
+        _, network, _ = self._clients
+        sources = []
+        for nsg in network.network_security_groups.list_all():
+            if not self._ours(nsg, cluster):
+                continue
+            for rule in nsg.security_rules or []:
+                if rule.direction != "Inbound" or rule.access != "Allow" or rule.protocol not in (protocol, "*"):
+                    continue
+                if any(_covers(ports, port) for ports in rule.destination_port_ranges or [rule.destination_port_range]):
+                    sources += rule.source_address_prefixes or [rule.source_address_prefix]
+                    sources += [asg.id for asg in rule.source_application_security_groups or []]
+        return sources
+
+    def ssh_sources(self, cluster):
+        return self._allowed_sources(cluster, 22, "Tcp")
+
+    def swarm_port_sources(self, cluster):
+        return self._allowed_sources(cluster, 2377, "Tcp")
+
+    def tagged_resources(self, cluster):
+        resources, _, _ = self._clients
+        tagged = [r.id for r in resources.resources.list(filter=self._filter(cluster))]
+        return tagged + [g.id for g in resources.resource_groups.list(filter=self._filter(cluster))]
+
+    def fail_next(self, kind, times=1, after=0):
+        with self.fake.lock:
+            self.fake.failures.append({"kind": kind, "times": times, "after": after})
+
+    def interrupt_after(self, creates):
+        with self.fake.lock:
+            self.fake.interrupt_at = self.fake.machine_creates + creates
+
+    @property
+    def failed_calls(self):
+        return self.fake.failed_calls
+
+    @property
+    def mutating_calls(self):
+        return self.fake.mutating_calls
+
+    @property
+    def total_calls(self):
+        """Every request the fake received, token requests and polls included."""
+        return self.fake.total_calls
+
+    @contextlib.contextmanager
+    def without_credentials(self):
+        saved = {name: os.environ.pop(name, None) for name in CREDENTIALS}
+        try:
+            yield
+        finally:
+            os.environ.update({name: value for name, value in saved.items() if value is not None})
+
+
+def _covers(ports, port):
+    if ports == "*":
+        return True
+    low, _, high = ports.partition("-")
+    return int(low) <= port <= int(high or low)

@@ -1,0 +1,524 @@
+"""A stateful fake of the Compute Engine REST API, and the contract suite's GCP harness.
+
+google-cloud-compute speaks REST through `requests`, and so do the operation
+polling inside ExtendedOperation.result() and google-auth's token refresh:
+one `responses.RequestsMock` serves all of it, so the provider's real SDK
+calls, retries and credential chain run unchanged.
+
+The fake keeps a project's resources in dicts and behaves like Compute where
+a provider could get it wrong: operations go PENDING, RUNNING, DONE as they
+are polled, and deletions take effect only when theirs is done; instances go
+PROVISIONING, STAGING, RUNNING as they are read; names, labels and references
+are checked; a network or subnetwork still in use cannot be deleted; list
+filters are applied (or refused), never ignored; a request without the
+access token the fake issued is refused.
+"""
+
+import contextlib
+import ipaddress
+import itertools
+import json
+import os
+import re
+import tempfile
+from datetime import UTC, datetime
+from unittest import mock
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+import responses
+
+from provisioners.providers.base import TAG_CLUSTER
+from tests.clouds.harness import CloudHarness, Interrupted
+
+API_ROOT = "https://compute.googleapis.com/compute/v1/"
+TOKEN_URL = "https://oauth2.googleapis.com/token"
+METADATA_URL = re.compile(r"http://(169\.254\.169\.254|metadata\.google\.internal)/.*")
+PROJECT = "flotilla-fake"
+ZONE = "europe-west1-b"
+SSH_CIDR = "203.0.113.0/24"
+
+ROUTE = re.compile(
+    r"^projects/(?P<project>[^/]+)/(?P<scope>global|regions/[^/]+|zones/[^/]+)/"
+    r"(?P<kind>networks|subnetworks|firewalls|instances|operations)(?:/(?P<name>[^/]+))?(?P<wait>/wait)?$"
+)
+REFERENCE = r"(?:projects/(?P<project>[^/]+)/)?(?P<scope>global|regions/[^/]+|zones/[^/]+)/{kind}/(?P<name>[^/]+)$"
+# Where each kind of resource lives; Compute has no other path to it.
+SCOPE_KINDS = {"networks": "global", "firewalls": "global", "subnetworks": "regions", "instances": "zones"}
+NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+FILTER_TERM = re.compile(r'^\(?\s*(?P<field>[\w.-]+)\s*(?P<op>!=|=|eq|ne)\s*(?P<value>"[^"]*"|[^\s)]+)\s*\)?$')
+INSTANCE_STEPS = ("PROVISIONING", "STAGING", "RUNNING")
+OPERATION_STEPS = ("PENDING", "RUNNING", "DONE")
+QUOTA_ERROR = {"code": "QUOTA_EXCEEDED", "message": "Quota 'CPUS' exceeded.  Limit: 8.0 in region europe-west1."}
+# External addresses come from the range set aside for benchmarks (RFC 2544).
+EXTERNAL_ADDRESSES = ipaddress.IPv4Network("198.18.0.0/15")
+
+
+class ApiError(Exception):
+    """An answer in Compute's JSON error shape."""
+
+    def __init__(self, status, reason, message):
+        super().__init__(message)
+        self.status, self.reason, self.message = status, reason, message
+
+    def answer(self):
+        error = {"code": self.status, "message": self.message, "errors": [{"message": self.message, "reason": self.reason}]}
+        return self.status, {"Content-Type": "application/json"}, json.dumps({"error": error})
+
+
+def _ok(body):
+    return 200, {"Content-Type": "application/json"}, json.dumps(body)
+
+
+def _now():
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class ComputeFake:
+    """Compute Engine's REST endpoints for one project."""
+
+    def __init__(self, project, access_token, refresh_token):
+        self.project = project
+        self.access_token = access_token
+        self.refresh_token = refresh_token
+        self.resources = {}  # (kind, scope, name) -> the resource as Compute returns it
+        self.operations = {}  # (scope, name) -> the operation as Compute returns it
+        self._on_done = {}  # (scope, name) -> (what finishing applies, the error it ends with)
+        self._by_request_id = {}
+        self._ids = itertools.count(4_000_000_000)
+        self._external = EXTERNAL_ADDRESSES.hosts()
+        # What the next instance inserts meet: None (nothing), a failure kind, or "interrupt".
+        self._schedule = []
+        self._throttled = 0
+        self.total_calls = self.mutating_calls = self.failed_calls = 0
+
+    def register(self, requests_mock):
+        api = re.compile(re.escape(API_ROOT) + ".*")
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            requests_mock.add_callback(method, api, callback=self._handle)
+        requests_mock.add_callback("POST", TOKEN_URL, callback=self._token)
+        requests_mock.add_callback("GET", METADATA_URL, callback=self._no_metadata_server)
+
+    def schedule(self, outcomes):
+        self._schedule = list(outcomes)
+
+    # -- HTTP ---------------------------------------------------------------
+
+    def _token(self, request):
+        self.total_calls += 1
+        form = parse_qs(request.body if isinstance(request.body, str) else request.body.decode())
+        if form.get("refresh_token") != [self.refresh_token]:
+            return 400, {"Content-Type": "application/json"}, json.dumps({"error": "invalid_grant"})
+        return _ok({"access_token": self.access_token, "expires_in": 3600, "token_type": "Bearer"})
+
+    def _no_metadata_server(self, request):
+        # This is not a GCE machine: nothing answers at the metadata address.
+        raise requests.exceptions.ConnectionError(f"no metadata server at {request.url}")
+
+    def _handle(self, request):
+        self.total_calls += 1
+        try:
+            if request.headers.get("Authorization") != f"Bearer {self.access_token}":
+                raise ApiError(401, "authError", "Request had invalid authentication credentials.")
+            return self._route(request)
+        except ApiError as err:
+            return err.answer()
+
+    def _route(self, request):
+        url = urlsplit(request.url)
+        match = ROUTE.match(url.path.removeprefix("/compute/v1/"))
+        if not match:
+            raise ApiError(404, "notFound", f"no Compute endpoint {url.path} in this fake")
+        if match["project"] != self.project:
+            raise ApiError(404, "notFound", f"The resource 'projects/{match['project']}' was not found")
+        kind, scope, name, method = match["kind"], match["scope"], match["name"], request.method
+        query = {key: values[0] for key, values in parse_qs(url.query).items()}
+        if kind == "operations":
+            return self._operation(method, scope, name, wait=bool(match["wait"]))
+        if scope.split("/")[0] != SCOPE_KINDS[kind] or match["wait"]:
+            raise ApiError(404, "notFound", f"no Compute endpoint {url.path}")
+        if name is None and method == "GET":
+            return _ok(self._list(kind, scope, query))
+        if method == "GET":
+            return _ok(self._read(kind, scope, name))
+        if name is None and method == "POST":
+            return _ok(self._insert(kind, scope, json.loads(request.body), query))
+        if method == "DELETE":
+            self.mutating_calls += 1
+            return _ok(self._delete(kind, scope, name))
+        if method in ("PUT", "PATCH") and kind == "firewalls":
+            self.mutating_calls += 1
+            return _ok(self._update(scope, name, json.loads(request.body), replace=method == "PUT"))
+        raise ApiError(405, "badRequest", f"{method} is not allowed on {url.path}")
+
+    # -- resources ----------------------------------------------------------
+
+    def _link(self, kind, scope, name):
+        return f"{API_ROOT}projects/{self.project}/{scope}/{kind}/{name}"
+
+    def _resolve(self, kind, reference, field):
+        """The key of the resource a partial or full URL names; Compute refuses dangling ones."""
+        match = re.search(REFERENCE.format(kind=kind), reference or "")
+        key = match and (kind, match["scope"], match["name"])
+        if not key or match["project"] not in (None, self.project) or key not in self.resources:
+            raise ApiError(400, "invalid", f"Invalid value for field '{field}': '{reference}'. The resource was not found.")
+        return key
+
+    def _read(self, kind, scope, name):
+        resource = self.resources.get((kind, scope, name))
+        if resource is None:
+            raise ApiError(404, "notFound", f"The resource '{self._link(kind, scope, name)}' was not found")
+        if kind == "instances":
+            _step_instance(resource)
+        return resource
+
+    def _list(self, kind, scope, query):
+        items = [r for (k, s, _), r in sorted(self.resources.items()) if (k, s) == (kind, scope)]
+        if query.get("filter"):
+            items = [item for item in items if _matches(item, query["filter"])]
+        start = int(query.get("pageToken", 0))
+        end = start + int(query.get("maxResults", 500))
+        page = {"kind": f"compute#{kind[:-1]}List", "selfLink": f"{API_ROOT}projects/{self.project}/{scope}/{kind}"}
+        if items[start:end]:
+            page["items"] = items[start:end]
+        if end < len(items):
+            page["nextPageToken"] = str(end)
+        if kind == "instances":
+            for item in page.get("items", ()):
+                _step_instance(item)
+        return page
+
+    def _insert(self, kind, scope, body, query):
+        outcome = self._schedule.pop(0) if kind == "instances" and self._schedule else None
+        if outcome == "interrupt":
+            raise Interrupted("the flotilla process was killed")
+        self.mutating_calls += 1
+        if query.get("requestId") in self._by_request_id:
+            return self.operations[self._by_request_id[query["requestId"]]]
+        if outcome in ("throttle", "permission"):
+            self.failed_calls += 1
+            raise self._injected(outcome, body)
+        name = body.get("name", "")
+        if not NAME.match(name):
+            raise ApiError(400, "invalid", f"Invalid value for field 'resource.name': '{name}'.")
+        key = (kind, scope, name)
+        if key in self.resources:
+            raise ApiError(409, "alreadyExists", f"The resource '{self._link(*key)}' already exists")
+        resource = {
+            **body,
+            "kind": f"compute#{kind[:-1]}",
+            "id": str(next(self._ids)),
+            "creationTimestamp": _now(),
+            "selfLink": self._link(*key),
+        }
+        getattr(self, f"_check_{kind}")(scope, resource)
+        if outcome == "quota":
+            # Quota is checked when the operation runs: it fails and nothing is made.
+            self.failed_calls += 1
+            operation = self._start_operation("insert", scope, resource["selfLink"], error=QUOTA_ERROR)
+        else:
+            self.resources[key] = resource
+            operation = self._start_operation("insert", scope, resource["selfLink"])
+        if "requestId" in query:
+            self._by_request_id[query["requestId"]] = (scope, operation["name"])
+        return operation
+
+    def _injected(self, outcome, body):
+        if outcome == "permission":
+            return ApiError(
+                403, "forbidden", f"Required 'compute.instances.create' permission for '{body.get('name')}'"
+            )
+        # Compute has answered rate limiting both ways; take turns.
+        self._throttled += 1
+        return ApiError(429 if self._throttled % 2 == 0 else 403, "rateLimitExceeded", "Rate Limit Exceeded")
+
+    def _check_networks(self, scope, network):
+        network.setdefault("routingConfig", {"routingMode": "REGIONAL"})
+
+    def _check_subnetworks(self, scope, subnetwork):
+        network = self._resolve("networks", subnetwork.get("network"), "resource.network")
+        try:
+            ipaddress.IPv4Network(subnetwork.get("ipCidrRange"))
+        except (ValueError, TypeError):
+            raise ApiError(400, "invalid", f"Invalid IPCidrRange: {subnetwork.get('ipCidrRange')}.") from None
+        subnetwork["region"] = f"{API_ROOT}projects/{self.project}/{scope}"
+        subnetwork["network"] = self._link(*network)
+
+    def _check_firewalls(self, scope, firewall):
+        firewall["network"] = self._link(*self._resolve("networks", firewall.get("network"), "resource.network"))
+        if not firewall.get("allowed") or not all(rule.get("IPProtocol") for rule in firewall["allowed"]):
+            raise ApiError(400, "invalid", "Invalid value for field 'resource.allowed': every rule needs IPProtocol.")
+        firewall.setdefault("direction", "INGRESS")
+        firewall.setdefault("priority", 1000)
+        # Compute's own default: an ingress rule that names no source admits everyone.
+        if not firewall.get("sourceRanges") and not firewall.get("sourceTags"):
+            firewall["sourceRanges"] = ["0.0.0.0/0"]
+
+    def _check_instances(self, scope, instance):
+        zone = scope.split("/")[1]
+        if not re.search(rf"(^|/)zones/{zone}/machineTypes/[a-z0-9-]+$", instance.get("machineType", "")):
+            raise ApiError(400, "invalid", f"Invalid value for field 'resource.machineType': '{instance.get('machineType')}'.")
+        for key, value in instance.get("labels", {}).items():
+            if not LABEL_KEY.match(key) or not LABEL_VALUE.match(value):
+                raise ApiError(400, "invalid", f"Invalid value for field 'resource.labels': '{key}={value}'.")
+        boot = [disk for disk in instance.get("disks", ()) if disk.get("boot")]
+        if len(boot) != 1 or not boot[0].get("initializeParams", {}).get("sourceImage"):
+            raise ApiError(400, "invalid", "Invalid value for field 'resource.disks': one boot disk needs a sourceImage.")
+        interfaces = instance.get("networkInterfaces") or [{}]
+        key = self._resolve("subnetworks", interfaces[0].get("subnetwork"), "resource.networkInterfaces[0].subnetwork")
+        if key[1] != "regions/" + zone.rsplit("-", 1)[0]:
+            raise ApiError(400, "invalid", f"Subnetwork {key[2]} is not in the region of zone {zone}.")
+        subnetwork = self.resources[key]
+        interfaces[0].update(
+            subnetwork=subnetwork["selfLink"], network=subnetwork["network"], networkIP=self._free_address(subnetwork)
+        )
+        for config in interfaces[0].get("accessConfigs", ()):
+            config["natIP"] = str(next(self._external))
+        instance.update(networkInterfaces=interfaces, status="PROVISIONING", zone=f"{API_ROOT}projects/{self.project}/{scope}")
+
+    def _free_address(self, subnetwork):
+        used = {
+            r["networkInterfaces"][0]["networkIP"]
+            for (kind, _, _), r in self.resources.items()
+            if kind == "instances" and r["networkInterfaces"][0]["subnetwork"] == subnetwork["selfLink"]
+        }
+        # The first two addresses are the network's and its gateway's.
+        hosts = itertools.islice(ipaddress.IPv4Network(subnetwork["ipCidrRange"]).hosts(), 1, None)
+        return next(str(host) for host in hosts if str(host) not in used)
+
+    def _update(self, scope, name, body, replace):
+        current = self._read("firewalls", scope, name)
+        kept = {key: current[key] for key in ("kind", "id", "creationTimestamp", "selfLink", "network")}
+        updated = {**(body if replace else {**current, **body}), **kept}
+        self._check_firewalls(scope, updated)
+        self.resources["firewalls", scope, name] = updated
+        return self._start_operation("update", scope, current["selfLink"])
+
+    def _delete(self, kind, scope, name):
+        key = (kind, scope, name)
+        resource = self._read(kind, scope, name)
+        users = list(self._users(kind, resource["selfLink"]))
+        if users:
+            raise ApiError(
+                400, "resourceInUseByAnotherResource",
+                f"The {kind[:-1]} resource '{resource['selfLink']}' is already being used by '{users[0]}'",
+            )
+        if kind == "instances":
+            resource["status"] = "STOPPING"
+        return self._start_operation("delete", scope, resource["selfLink"], apply=lambda: self.resources.pop(key, None))
+
+    def _users(self, kind, link):
+        """Links of the resources that refer to ``link`` and so keep it from being deleted."""
+        for resource in self.resources.values():
+            if kind == "networks" and resource.get("network") == link:
+                yield resource["selfLink"]
+            if kind == "subnetworks" and any(i.get("subnetwork") == link for i in resource.get("networkInterfaces", ())):
+                yield resource["selfLink"]
+
+    # -- operations ---------------------------------------------------------
+
+    def _start_operation(self, operation_type, scope, target, apply=None, error=None):
+        name = f"operation-{next(self._ids)}"
+        operation = {
+            "kind": "compute#operation",
+            "id": str(next(self._ids)),
+            "name": name,
+            "operationType": operation_type,
+            "targetLink": target,
+            "status": "PENDING",
+            "progress": 0,
+            "insertTime": _now(),
+            "selfLink": f"{API_ROOT}projects/{self.project}/{scope}/operations/{name}",
+        }
+        if scope != "global":
+            operation[scope.split("/")[0][:-1]] = f"{API_ROOT}projects/{self.project}/{scope}"
+        self.operations[scope, name] = operation
+        self._on_done[scope, name] = (apply, error)
+        return operation
+
+    def _operation(self, method, scope, name, wait):
+        operation = self.operations.get((scope, name))
+        if operation is None or (method, wait) not in (("GET", False), ("POST", True)):
+            raise ApiError(404, "notFound", f"The resource 'operations/{name}' was not found")
+        # Compute works on every operation at once: each poll moves them all
+        # one step, and `wait` returns only once this one is done.
+        self._advance_all()
+        while wait and operation["status"] != "DONE":
+            self._advance_all()
+        return _ok(operation)
+
+    def _advance_all(self):
+        for key, operation in self.operations.items():
+            if operation["status"] == "DONE":
+                continue
+            operation["status"] = OPERATION_STEPS[OPERATION_STEPS.index(operation["status"]) + 1]
+            if operation["status"] == "DONE":
+                apply, error = self._on_done.pop(key)
+                operation.update(progress=100, endTime=_now())
+                if apply:
+                    apply()
+                if error:
+                    operation.update(error={"errors": [error]}, httpErrorStatusCode=403, httpErrorMessage="FORBIDDEN")
+
+
+def _step_instance(instance):
+    if instance["status"] in INSTANCE_STEPS[:-1]:
+        instance["status"] = INSTANCE_STEPS[INSTANCE_STEPS.index(instance["status"]) + 1]
+
+
+def _matches(resource, expression):
+    """Compute's filter syntax, as far as Flotilla uses it: terms joined by AND."""
+    for term in re.split(r"\s+AND\s+", expression.strip()):
+        match = FILTER_TERM.match(term)
+        if not match:
+            raise ApiError(400, "invalid", f"Invalid value for field 'filter': '{expression}'.")
+        value = resource
+        for part in match["field"].split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        wanted = match["value"].strip('"')
+        if match["op"] in ("eq", "ne"):
+            found = value is not None and re.fullmatch(wanted, str(value)) is not None
+        else:
+            found = value is not None and str(value) == wanted
+        if found != (match["op"] in ("=", "eq")):
+            return False
+    return True
+
+
+class Harness(CloudHarness):
+    provider = "gcp"
+
+    def __enter__(self):
+        self._exit = contextlib.ExitStack()
+        home = self._exit.enter_context(tempfile.TemporaryDirectory(prefix="flotilla-gcp-"))
+        # What `gcloud auth application-default login` writes: the real
+        # google-auth chain finds it and refreshes its token at the fake.
+        self.credentials_file = os.path.join(home, "application_default_credentials.json")
+        with open(self.credentials_file, "w", encoding="utf-8") as handle:
+            json.dump(
+                {
+                    "type": "authorized_user",
+                    "client_id": "flotilla-fake.apps.googleusercontent.com",
+                    "client_secret": "not-a-secret",
+                    "refresh_token": "fake-refresh-token",
+                },
+                handle,
+            )
+        self.fake = ComputeFake(PROJECT, access_token="fake-access-token", refresh_token="fake-refresh-token")
+        requests_mock = self._exit.enter_context(responses.RequestsMock(assert_all_requests_are_fired=False))
+        self.fake.register(requests_mock)
+        # An empty gcloud configuration, so that the developer's own never counts.
+        environment = {"GOOGLE_APPLICATION_CREDENTIALS": self.credentials_file, "CLOUDSDK_CONFIG": home}
+        self._exit.enter_context(mock.patch.dict(os.environ, environment))
+        self._clients = {}
+        return self
+
+    def __exit__(self, *exc):
+        self._exit.close()
+
+    def options(self):
+        return {"project": PROJECT, "zone": ZONE, "ssh_cidr": SSH_CIDR}
+
+    def _client(self, name):
+        if name not in self._clients:
+            import google.auth
+            from google.cloud import compute_v1
+
+            credentials, _ = google.auth.load_credentials_from_file(self.credentials_file)
+            self._clients[name] = getattr(compute_v1, name)(credentials=credentials)
+        return self._clients[name]
+
+    def _instances(self, cluster):
+        from google.cloud import compute_v1
+
+        request = compute_v1.ListInstancesRequest(project=PROJECT, zone=ZONE, filter=f'labels.{TAG_CLUSTER} = "{cluster}"')
+        return list(self._client("InstancesClient").list(request=request))
+
+    def _owned(self, client, cluster, **request):
+        """The cluster's networks, subnetworks or firewalls: these carry no labels,
+        so the cluster is named in their description, as `flotilla-cluster=<name>`."""
+        resources = self._client(client).list(project=PROJECT, **request)
+        return [r for r in resources if f"{TAG_CLUSTER}={cluster}" in r.description.split(":")[0].split()]
+
+    def machines(self, cluster):
+        return [
+            {
+                "name": instance.name,
+                "state": "running" if instance.status == "RUNNING" else instance.status.lower(),
+                "tags": dict(instance.labels),
+                "address": instance.network_interfaces[0].access_configs[0].nat_i_p
+                or instance.network_interfaces[0].network_i_p,
+            }
+            for instance in self._instances(cluster)
+            if instance.status != "TERMINATED"
+        ]
+
+    def networks(self, cluster):
+        return [network.name for network in self._owned("NetworksClient", cluster)]
+
+    def _sources(self, cluster, protocol, port):
+        sources = set()
+        for firewall in self._owned("FirewallsClient", cluster):
+            if firewall.direction == "INGRESS" and any(_opens(rule, protocol, port) for rule in firewall.allowed):
+                sources.update(firewall.source_ranges)
+                sources.update(firewall.source_tags)
+        return sorted(sources)
+
+    def ssh_sources(self, cluster):
+        return self._sources(cluster, "tcp", 22)
+
+    def swarm_port_sources(self, cluster):
+        return self._sources(cluster, "tcp", 2377)
+
+    def tagged_resources(self, cluster):
+        region = ZONE.rsplit("-", 1)[0]
+        found = [f"instances/{instance.name}" for instance in self._instances(cluster)]
+        for client, kind, request in (
+            ("NetworksClient", "networks", {}),
+            ("SubnetworksClient", "subnetworks", {"region": region}),
+            ("FirewallsClient", "firewalls", {}),
+        ):
+            found += [f"{kind}/{resource.name}" for resource in self._owned(client, cluster, **request)]
+        return found
+
+    def fail_next(self, kind, times=1, after=0):
+        self.fake.schedule([None] * after + [kind] * times)
+
+    def interrupt_after(self, creates):
+        self.fake.schedule([None] * creates + ["interrupt"])
+
+    @property
+    def failed_calls(self):
+        return self.fake.failed_calls
+
+    @property
+    def mutating_calls(self):
+        return self.fake.mutating_calls
+
+    @property
+    def total_calls(self):
+        """Every request the fake answered: Compute's and the token endpoint's."""
+        return self.fake.total_calls
+
+    @contextlib.contextmanager
+    def without_credentials(self):
+        # No key file named, an empty gcloud configuration, and (see the fake)
+        # no metadata server: every link of the chain comes up empty.
+        with mock.patch.dict(os.environ):
+            os.environ.pop("GOOGLE_APPLICATION_CREDENTIALS")
+            yield
+
+
+def _opens(rule, protocol, port):
+    """Whether a firewall rule's `allowed` entry lets ``protocol``/``port`` through."""
+    if rule.I_p_protocol not in (protocol, "all"):
+        return False
+    if not rule.ports:
+        return True
+    for ports in rule.ports:
+        low, _, high = ports.partition("-")
+        if int(low) <= port <= int(high or low):
+            return True
+    return False

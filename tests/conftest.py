@@ -1,0 +1,6 @@
+"""Makes the collection importable as ansible_collections.flotilla.cluster."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "collections"))

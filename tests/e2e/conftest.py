@@ -1,0 +1,116 @@
+"""Real clusters of containers: helpers that read the swarm itself.
+
+Every assertion about membership goes through a manager's own Docker
+engine (`docker node inspect` inside the machine), never through Ansible's
+output.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import docker
+import pytest
+import yaml
+
+from provisioners import cluster
+from provisioners.providers.base import TAG_CLUSTER
+from provisioners.workspace import Workspace
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="session", autouse=True)
+def inventories(tmp_path_factory):
+    path = tmp_path_factory.mktemp("inventories")
+    previous = os.environ.get("FLOTILLA_INVENTORIES")
+    os.environ["FLOTILLA_INVENTORIES"] = str(path)
+    yield path
+    if previous is None:
+        del os.environ["FLOTILLA_INVENTORIES"]
+    else:
+        os.environ["FLOTILLA_INVENTORIES"] = previous
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    return docker.from_env()
+
+
+def flotilla(*args, env=None):
+    """Run the `flotilla` command as a user would, in a subprocess."""
+    command = [str(Path(sys.executable).parent / "flotilla"), *args]
+    return subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=900)
+
+
+class Machines:
+    """One cluster's machines and swarm, read from Docker and from the swarm."""
+
+    def __init__(self, client, name):
+        self.client = client
+        self.name = name
+
+    @property
+    def workspace(self):
+        return Workspace(self.name)
+
+    def containers(self):
+        return self.client.containers.list(all=True, filters={"label": f"{TAG_CLUSTER}={self.name}"})
+
+    def leftovers(self):
+        label = {"label": f"{TAG_CLUSTER}={self.name}"}
+        return {
+            "containers": [c.name for c in self.client.containers.list(all=True, filters=label)],
+            "networks": [n.name for n in self.client.networks.list(filters=label)],
+            "volumes": [v.name for v in self.client.volumes.list(filters=label)],
+        }
+
+    def exec(self, machine, *command):
+        result = self.client.containers.get(machine).exec_run(list(command))
+        assert result.exit_code == 0, f"{command} on {machine}: {result.output.decode()}"
+        return result.output.decode()
+
+    def address(self, machine):
+        networks = self.client.containers.get(machine).attrs["NetworkSettings"]["Networks"]
+        return networks[f"flotilla-{self.name}"]["IPAddress"]
+
+    def members(self, through):
+        """The swarm's member list, as the manager ``through`` reports it."""
+        ids = self.exec(through, "docker", "node", "ls", "-q").split()
+        nodes = json.loads(self.exec(through, "docker", "node", "inspect", *ids))
+        return {
+            n["Description"]["Hostname"]: {
+                "role": n["Spec"]["Role"],
+                "availability": n["Spec"]["Availability"],
+                "state": n["Status"]["State"],
+                "labels": n["Spec"].get("Labels") or {},
+                "reachability": (n.get("ManagerStatus") or {}).get("Reachability"),
+                "leader": bool((n.get("ManagerStatus") or {}).get("Leader")),
+            }
+            for n in nodes
+        }
+
+    def inventory_groups(self):
+        data = yaml.safe_load(self.workspace.inventory_file.read_text())
+        groups = data["cluster"]["children"]
+        agents = groups["agents"]["children"]
+        return {
+            "masters": set(groups["masters"]["hosts"] or {}),
+            "agents_private": set(agents["agents_private"]["hosts"] or {}),
+            "agents_public": set(agents["agents_public"]["hosts"] or {}),
+        }
+
+    def assert_membership_matches_inventory(self, through):
+        members = self.members(through)
+        groups = self.inventory_groups()
+        assert {h for h, m in members.items() if m["role"] == "manager"} == groups["masters"]
+        assert {h for h, m in members.items() if m["role"] == "worker"} == (
+            groups["agents_private"] | groups["agents_public"]
+        )
+        assert {m["state"] for m in members.values()} == {"ready"}
+        return members
+
+    def site(self):
+        return cluster.runner.run_playbook(self.workspace.inventory_file, "site.yml")
