@@ -1,9 +1,9 @@
 """Flotilla's library API: what every `flotilla` subcommand calls.
 
-    spec = build_spec({"name": "demo"})
-    up(spec)              # machines, inventory, then site.yml
-    status("demo")        # every node: role, state, leader, address
-    down("demo")          # every machine and resource of the cluster, gone
+spec = build_spec({"name": "demo"})
+up(spec)              # machines, inventory, then site.yml
+status("demo")        # every node: role, state, leader, address
+down("demo")          # every machine and resource of the cluster, gone
 """
 
 import logging
@@ -99,7 +99,7 @@ def provision(spec, wait=True):
             log.info("creating %d machines: %s", len(requests), ", ".join(r.name for r in requests))
             provider.create_nodes(requests)
     except ProviderError:
-        _undo(provider, workspace, requests, fresh=not existing)
+        _undo(provider, workspace, requests, fresh=fresh and not existing)
         raise
     nodes = provider.list_nodes()
     if wait and provider.boots_machines:
@@ -237,8 +237,11 @@ def scale(name, masters=None, agents=None, public_agents=None, quiet=False):
     """Grow the cluster to these totals: new machines, then scale.yml on them only."""
     spec = load_spec(name)
     asked = {"masters": masters, "agents": agents, "public_agents": public_agents}
-    shrinking = [f"{key} {value} < {getattr(spec, key)}" for key, value in asked.items()
-                 if value is not None and value < getattr(spec, key)]
+    shrinking = [
+        f"{key} {value} < {getattr(spec, key)}"
+        for key, value in asked.items()
+        if value is not None and value < getattr(spec, key)
+    ]
     if shrinking:
         raise FlotillaError(
             f"scale only grows a cluster ({', '.join(shrinking)}); remove nodes one at a "
@@ -263,7 +266,12 @@ def remove(name, node, quiet=False):
     removed = machines.pop(node)
     key = "masters" if removed.role == "master" else ("public_agents" if removed.pool == "public" else "agents")
     # The spec follows, so that the next `flotilla up` does not bring it back.
-    smaller = build_spec({**spec.to_dict(), key: getattr(spec, key) - 1,
-                        "allow_even_masters": spec.allow_even_masters or key == "masters"})
+    smaller = build_spec(
+        {
+            **spec.to_dict(),
+            key: getattr(spec, key) - 1,
+            "allow_even_masters": spec.allow_even_masters or key == "masters",
+        }
+    )
     workspace.save_spec(smaller)
     write_inventory(smaller, workspace, provider, list(machines.values()))

@@ -15,9 +15,7 @@ HEADER = """\
 def render(spec, nodes, key_file, known_hosts_file, ssh_user):
     def hosts(role, pool=None):
         return {
-            node.name: _host_vars(node)
-            for node in nodes
-            if node.role == role and (pool is None or node.pool == pool)
+            node.name: _host_vars(node) for node in nodes if node.role == role and (pool is None or node.pool == pool)
         }
 
     inventory = {
@@ -39,6 +37,8 @@ def render(spec, nodes, key_file, known_hosts_file, ssh_user):
                 "ansible_ssh_common_args": (
                     f"-o UserKnownHostsFile={known_hosts_file} -o StrictHostKeyChecking=accept-new"
                 ),
+                # Clouds log in as an unprivileged user; the roles need root.
+                **({} if ssh_user == "root" else {"ansible_become": True}),
                 "flotilla_cluster_name": spec.name,
                 "flotilla_allow_even_masters": spec.allow_even_masters,
             },

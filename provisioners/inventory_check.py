@@ -144,7 +144,7 @@ def _check_groups(source):
             line = groups[name].line if name in groups else cluster.line
             problems.append(Problem(line, f"group '{name}' must be a child of group 'cluster'."))
     agents = groups.get("agents")
-    for child, line in (agents.children.items() if agents else ()):
+    for child, line in agents.children.items() if agents else ():
         if child not in POOL_GROUPS:
             message = f"group 'agents' has child '{child}'; its only children are agents_private and agents_public."
             problems.append(Problem(line, message))

@@ -80,9 +80,7 @@ class InventorySource:
         group 'cluster'. Custom tags such as ``!vault`` are kept."""
         children = {child for group in self.groups.values() for child in group.children}
         defined = set()
-        data = {
-            name: self._group_data(name, defined, extra_vars) for name in self.groups if name not in children
-        }
+        data = {name: self._group_data(name, defined, extra_vars) for name in self.groups if name not in children}
         return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
 
     def _group_data(self, name, defined, extra_vars):

@@ -42,9 +42,11 @@ def run_playbook(inventory, playbook, extravars=None, limit=None, quiet=False):
         quiet=quiet,
     )
     if result.rc != 0:
-        failed = sorted(set((result.stats.get("failures") or {})) | set(result.stats.get("dark") or {}))
+        failed = sorted(set(result.stats.get("failures") or {}) | set(result.stats.get("dark") or {}))
         where = f" on {', '.join(failed)}" if failed else ""
-        raise FlotillaError(f"{playbook} failed{where}; the output above says why.")
+        reasons = [r.get("msg") for h, r in result.results.items() if h in failed and r.get("msg")]
+        why = f": {reasons[0]}" if reasons else "; the output above says why."
+        raise FlotillaError(f"{playbook} failed{where}{why}")
     return result
 
 
@@ -66,11 +68,15 @@ def _run(**kwargs):
 
     def collect(event):
         data = event.get("event_data", {})
-        if event.get("event") in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable"):
+        kind = event.get("event")
+        if kind in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable"):
             res = data.get("res") or {}
-            if event["event"] == "runner_on_unreachable":
+            if kind == "runner_on_unreachable":
                 res = {**res, "unreachable": True}
-            results[data.get("host")] = res
+            # A failure ignored by its task (ignore_errors, ignore_unreachable)
+            # must not hide the one that stopped the run.
+            if kind == "runner_on_ok" or not data.get("ignore_errors"):
+                results[data.get("host")] = res
         return True
 
     with tempfile.TemporaryDirectory(prefix="flotilla-run-") as private_dir:
@@ -89,4 +95,3 @@ def _run(**kwargs):
             stats=runner.stats or {},
             results=results,
         )
-

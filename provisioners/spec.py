@@ -84,7 +84,10 @@ def build_spec(data, overrides=None):
     if provider not in PROVIDERS:
         problems.append(f"unknown provider '{provider}'; choose one of: {', '.join(PROVIDERS)}.")
     for key in sorted(set(PROVIDERS) & set(merged) - {provider}):
-        problems.append(f"the spec has a '{key}' section but its provider is '{provider}'; remove the section or set provider: {key}.")
+        problems.append(
+            f"the spec has a '{key}' section but its provider is '{provider}'; "
+            f"remove the section or set provider: {key}."
+        )
 
     name = merged["name"]
     if not isinstance(name, str) or not NAME_PATTERN.match(name):

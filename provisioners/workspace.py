@@ -64,9 +64,7 @@ class Workspace:
             fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(pem)
-            public = key.public_key().public_bytes(
-                serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-            )
+            public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
             key_file.with_suffix(".pub").write_bytes(public + f" flotilla-{self.name}\n".encode())
         return key_file.with_suffix(".pub").read_text().strip()
 

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Choose the master that speaks for the swarm, from what the masters report."""
 
@@ -7,19 +6,20 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 
-def swarm_manager(results):
-    """The master to act through, from a loop of cluster_info over the masters.
+def swarm_manager(hosts, hostvars, probe="master_swarm"):
+    """The master to act through, from each master's cluster_info result.
 
-    ``results`` are the loop's results (``register: x`` then ``x.results``):
-    each names its master in ``item``. A healthy manager of the existing swarm
-    wins (the leader first), wherever it stands in the inventory. Only when no
+    ``hosts`` are the masters that may be chosen; each one's result is read
+    from its ``probe`` variable. A healthy manager of the existing swarm wins
+    (the leader first), wherever it stands in the inventory. Only when no
     master belongs to a swarm is one chosen to found it: the first by name,
     as any would do. Masters that could not be read (unreachable, or with no
     engine yet) take no part.
     Returns ``{"host": <inventory name>, "bootstrap": <whether to found>}``.
     """
     # A probe that did not run (unreachable, no engine yet) reports no "member".
-    reports = {r["item"]: r for r in results if "member" in r}
+    reports = {host: hostvars[host].get(probe) or {} for host in hosts}
+    reports = {host: r for host, r in reports.items() if "member" in r}
     healthy = [host for host, r in reports.items() if r.get("healthy")]
     if healthy:
         swarms = {reports[h].get("swarm_id") for h in healthy}

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The local Docker engine's view of its swarm, through the Docker SDK.
 
@@ -25,6 +24,8 @@ except ImportError as err:  # pragma: no cover - reported by the module
     DOCKER_IMPORT_ERROR = err
 
 SWARM_PORT = 2377
+# Task states in which a task still holds (or is about to hold) its node.
+LIVE_TASK_STATES = ("new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running")
 
 
 class SwarmError(Exception):
@@ -100,9 +101,7 @@ class LocalEngine:
         node = self._call("read the node", self.client.api.inspect_node, member.id)
         spec = dict(node["Spec"])
         spec.update(Role=member.role, Availability=member.availability, Labels=member.labels)
-        self._call(
-            "update the node", self.client.api.update_node, member.id, node["Version"]["Index"], spec
-        )
+        self._call("update the node", self.client.api.update_node, member.id, node["Version"]["Index"], spec)
 
     def remove(self, member, force=False):
         self._call("remove the node", self.client.api.remove_node, member.id, force=force)
@@ -113,7 +112,7 @@ class LocalEngine:
             self.client.api.tasks,
             filters={"node": member.id, "desired-state": "running"},
         )
-        return [t for t in tasks if t.get("Status", {}).get("State") in ("running", "starting", "preparing", "assigned", "accepted", "ready", "pending")]
+        return [t for t in tasks if t.get("Status", {}).get("State") in LIVE_TASK_STATES]
 
     def _call(self, what, function, *args, **kwargs):
         try:

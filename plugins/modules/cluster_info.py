@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
@@ -102,7 +101,6 @@ join_tokens:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.flotilla.cluster.plugins.module_utils.membership import quorum
 from ansible_collections.flotilla.cluster.plugins.module_utils.swarm import (
     DOCKER_IMPORT_ERROR,

@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
@@ -159,7 +158,6 @@ actions:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.flotilla.cluster.plugins.module_utils.membership import (
     AGENT,
     MASTER,
@@ -266,10 +264,8 @@ class ManagerSide:
         target = find(members, self.name)
         result = {"quorum": _quorum_dict(members)}
         before = target.summary() if target else dict(NOT_A_MEMBER)
-        if self.params["state"] == "absent":
-            after = self._absent(members, target)
-        else:
-            after = self._present(members, target)
+        absent = self.params["state"] == "absent"
+        after = self._absent(members, target) if absent else self._present(members, target)
         for warning in self.warnings:
             self.module.warn(warning)
         result.update(
@@ -351,7 +347,9 @@ class ManagerSide:
             member = self._current()
             if swarm_role == "manager":
                 return member.manager and member.reachable
-            return not member.manager
+            # The role in the spec changes at once; the node has left the Raft
+            # group (and can be removed) only once its manager status is gone.
+            return not member.manager and member.reachability is None
 
         wait_until(settled, self.params["timeout"], f"{self.name} is a {swarm_role}")
 
@@ -381,7 +379,9 @@ class ManagerSide:
                     f"{self.name} is still up and has not left the swarm; run this module on "
                     f"{self.name} itself with state=absent first, or pass force=true to remove it anyway"
                 ) from None
-            self.warnings.append(f"force: removing {self.name} while it still runs; its engine keeps a stale swarm state")
+            self.warnings.append(
+                f"force: removing {self.name} while it still runs; its engine keeps a stale swarm state"
+            )
 
 
 def _quorum_dict(members):

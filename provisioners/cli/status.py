@@ -12,9 +12,8 @@ COLUMNS = ("NAME", "ROLE", "POOL", "MACHINE", "SWARM", "LEADER", "ADDRESS")
 def command(name):
     """Show every node: role, state, leader, address."""
     rows = [
-        (r.name, r.role, r.pool, r.machine, r.swarm, "*" if r.leader else "", r.address)
-        for r in cluster.status(name)
+        (r.name, r.role, r.pool, r.machine, r.swarm, "*" if r.leader else "", r.address) for r in cluster.status(name)
     ]
-    widths = [max(len(str(v)) for v in column) for column in zip(COLUMNS, *rows)]
+    widths = [max(len(str(v)) for v in column) for column in zip(COLUMNS, *rows, strict=True)]
     for row in (COLUMNS, *rows):
-        click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())
+        click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())

@@ -13,7 +13,8 @@ the truth, as a cloud's tags are for the other providers:
 The inventory is checked whole before anything runs (see inventory_check).
 The cluster's hosts.yml is a copy of it, as YAML, with flotilla_cluster_name
 added: the user's own variables say how to reach each machine (user, key,
-port, jump host), so none of that is generated here. `flotilla down` only
+port, jump host), so none of that is generated here and the cluster's own
+SSH key goes unused. `flotilla down` only
 forgets the cluster; the machines keep running, and flotilla never edits the
 user's inventory.
 """

@@ -81,7 +81,7 @@ class Provider(ABC):
     def cluster(self):
         return self.spec.name
 
-    def check(self):
+    def check(self):  # noqa: B027 - an optional hook: not every platform has anything to check
         """Fail with one clear sentence before anything is created
         (daemon not answering, credentials missing)."""
 

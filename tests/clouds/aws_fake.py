@@ -4,9 +4,11 @@ moto answers every botocore request from a `before-send` handler that
 botocore registers on each new session (its BUILTIN_HANDLERS). The harness
 puts its own handler in that slot: it counts requests, answers injected
 failures itself (so botocore's real retry logic sees them), and hands the
-rest to moto. moto has no `pending` phase either: for a moment after launch,
-DescribeInstances answers reported to the provider, and this harness's own
-view, say `pending`, so a provider that did not wait is caught.
+rest to moto. moto has no `pending` phase either, so the gate adds one: the
+first DescribeInstances answer that covers a launch says `pending` for the
+machines of that launch, later ones say `running`; until the provider has
+been told `running` for a machine, this harness's own view says `pending`
+too, so a provider that returns without waiting is caught.
 
 The harness's own client is made before the gate is in place, so its
 questions are neither counted nor rewritten.
@@ -18,7 +20,6 @@ import io
 import os
 import tempfile
 import threading
-import time
 from pathlib import Path
 from unittest import mock
 
@@ -37,7 +38,6 @@ from tests.clouds.harness import CloudHarness, Interrupted
 
 REGION = "us-east-1"
 SSH_CIDR = "203.0.113.0/24"
-PENDING_SECONDS = 0.3
 POLL_SECONDS = 0.05
 # Oldest first: the provider must pick the newest.
 DEBIAN_IMAGES = {
@@ -140,7 +140,8 @@ class Harness(CloudHarness):
         self._creates = 0
         self._failure = None
         self._interrupt_at = None
-        self._launched = {}
+        self._launches = []
+        self._shown_running = set()
         self._gate = ("before-send", self._before_send)
         self._hooks = [
             ("after-call.ec2.RunInstances", self._after_run),
@@ -148,28 +149,31 @@ class Harness(CloudHarness):
         ]
 
     def __enter__(self):
-        self._stack = contextlib.ExitStack()
-        self._stack.enter_context(mock.patch.dict(os.environ))
-        for name in AWS_VARIABLES:
-            os.environ.pop(name, None)
-        # Empty files, so that the developer's own ~/.aws never takes part.
-        empty = Path(self._stack.enter_context(tempfile.TemporaryDirectory())) / "empty"
-        empty.touch()
-        os.environ.update(
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",
-            AWS_CONFIG_FILE=str(empty),
-            AWS_SHARED_CREDENTIALS_FILE=str(empty),
-            AWS_EC2_METADATA_DISABLED="true",
-        )
-        self._stack.enter_context(mock_aws())
-        seed_debian_images()
-        self.ec2 = boto3.session.Session().client("ec2", region_name=REGION)
-        self._stack.enter_context(mock.patch.object(aws, "POLL_SECONDS", POLL_SECONDS))
-        moto_slot = BUILTIN_HANDLERS.index(("before-send", botocore_stubber))
-        BUILTIN_HANDLERS[moto_slot] = self._gate
-        BUILTIN_HANDLERS.extend(self._hooks)
-        self._stack.callback(self._remove_hooks, moto_slot)
+        # Set up under a stack of its own, so that a failure half-way undoes what was done.
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(mock.patch.dict(os.environ))
+            for name in AWS_VARIABLES:
+                os.environ.pop(name, None)
+            # Empty files, so that the developer's own ~/.aws never takes part.
+            empty = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "empty"
+            empty.touch()
+            os.environ.update(
+                AWS_ACCESS_KEY_ID="testing",
+                AWS_SECRET_ACCESS_KEY="testing",
+                AWS_CONFIG_FILE=str(empty),
+                AWS_SHARED_CREDENTIALS_FILE=str(empty),
+                AWS_EC2_METADATA_DISABLED="true",
+            )
+            stack.enter_context(mock_aws())
+            seed_debian_images()
+            self.ec2 = boto3.session.Session().client("ec2", region_name=REGION)
+            # The fake's pending phase lasts one poll: no need for EC2's pace.
+            stack.enter_context(mock.patch.object(aws, "POLL_SECONDS", POLL_SECONDS))
+            moto_slot = BUILTIN_HANDLERS.index(("before-send", botocore_stubber))
+            BUILTIN_HANDLERS[moto_slot] = self._gate
+            BUILTIN_HANDLERS.extend(self._hooks)
+            stack.callback(self._remove_hooks, moto_slot)
+            self._stack = stack.pop_all()
         return self
 
     def _remove_hooks(self, moto_slot):
@@ -203,22 +207,23 @@ class Harness(CloudHarness):
 
     def _after_run(self, parsed, **_):
         with self._lock:
-            for instance in parsed.get("Instances", []):
-                self._launched[instance["InstanceId"]] = time.monotonic()
+            self._launches.append({instance["InstanceId"] for instance in parsed.get("Instances", [])})
 
     def _after_describe(self, parsed, **_):
-        for reservation in parsed.get("Reservations", []):
-            for instance in reservation["Instances"]:
-                if self._pending(instance):
+        instances = [i for reservation in parsed.get("Reservations", []) for i in reservation["Instances"]]
+        answered = {instance["InstanceId"] for instance in instances}
+        with self._lock:
+            pending = set().union(*(launch for launch in self._launches if launch & answered))
+            self._launches = [launch for launch in self._launches if not launch & answered]
+            for instance in instances:
+                if instance["InstanceId"] in pending and instance["State"]["Name"] == "running":
                     instance["State"] = {"Code": 0, "Name": "pending"}
+                elif instance["State"]["Name"] == "running":
+                    self._shown_running.add(instance["InstanceId"])
 
-    def _pending(self, instance):
-        launched = self._launched.get(instance["InstanceId"])
-        return (
-            instance["State"]["Name"] == "running"
-            and launched is not None
-            and time.monotonic() - launched < PENDING_SECONDS
-        )
+    def _state(self, instance):
+        state = instance["State"]["Name"]
+        return "pending" if state == "running" and instance["InstanceId"] not in self._shown_running else state
 
     # The contract's questions, through EC2's own describe calls.
 
@@ -234,10 +239,9 @@ class Harness(CloudHarness):
                     machines.append(
                         {
                             "name": tags.get("Name", instance["InstanceId"]),
-                            "state": "pending" if self._pending(instance) else instance["State"]["Name"],
+                            "state": self._state(instance),
                             "tags": tags,
                             "address": instance.get("PublicIpAddress") or instance.get("PrivateIpAddress"),
-                            "image": instance["ImageId"],
                         }
                     )
         return machines

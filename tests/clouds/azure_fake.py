@@ -23,6 +23,8 @@ on it:
 """
 
 import contextlib
+import dataclasses
+import functools
 import ipaddress
 import itertools
 import json
@@ -30,6 +32,7 @@ import os
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import responses
@@ -46,8 +49,16 @@ CREDENTIALS = {
     "AZURE_CLIENT_SECRET": "fake-secret-for-the-fake-token-endpoint",
 }
 PAGE_SIZE = 50
-# How many polls of its operation a resource takes to be provisioned.
-POLLS = {"microsoft.compute/virtualmachines": 2}
+# ARM's error code for deleting what another resource still uses, by type.
+IN_USE = {
+    "networkinterfaces": "NicInUse",
+    "publicipaddresses": "PublicIPAddressCannotBeDeleted",
+    "virtualnetworks": "InUseSubnetCannotBeDeleted",
+    "networksecuritygroups": "InUseNetworkSecurityGroupCannotBeDeleted",
+}
+# How many polls of its operation a resource takes to be provisioned or
+# deleted: VMs and groups take longer than the rest, as on Azure.
+POLLS = {"microsoft.compute/virtualmachines": 2, "microsoft.resources/resourcegroups": 2}
 
 _SUB = r"/subscriptions/(?P<sub>[^/]+)"
 _GROUP = _SUB + r"/resourcegroups/(?P<group>[^/]+)"
@@ -91,11 +102,11 @@ def _not_found(code, what):
     return Failure(404, code, f"The {what} was not found.")
 
 
+@dataclasses.dataclass
 class Operation:
-    def __init__(self, polls, finish):
-        self.polls = polls
-        self.finish = finish
-        self.done = False
+    polls: int
+    finish: Callable[[], None]
+    done: bool = False
 
 
 class FakeArm:
@@ -116,12 +127,18 @@ class FakeArm:
 
     def register(self, mock):
         token = re.compile(re.escape(LOGIN) + r"/[^/]+/oauth2/v2\.0/token$")
-        mock.add_callback("GET", re.compile(re.escape(LOGIN) + r"/[^/]+/v2\.0/\.well-known/openid-configuration$"),
-                          callback=self._counted(self._openid_configuration, mutating=False))
+        mock.add_callback(
+            "GET",
+            re.compile(re.escape(LOGIN) + r"/[^/]+/v2\.0/\.well-known/openid-configuration$"),
+            callback=self._counted(self._openid_configuration, mutating=False),
+        )
         mock.add_callback("POST", token, callback=self._counted(self._token, mutating=False))
         # Managed identity's probe: on a developer machine nothing answers there.
-        mock.add(responses.GET, re.compile(r"http://169\.254\.169\.254/.*"),
-                 body=RequestsConnectionError("no instance metadata service here"))
+        mock.add(
+            responses.GET,
+            re.compile(r"http://169\.254\.169\.254/.*"),
+            body=RequestsConnectionError("no instance metadata service here"),
+        )
         routes = [
             ("GET", _SUB + r"/providers/fake\.operations/operations/(?P<op>[^/]+)", self.get_operation),
             ("GET", _SUB + r"/providers/fake\.operations/operationresults/(?P<op>[^/]+)", self.get_operation_result),
@@ -139,7 +156,9 @@ class FakeArm:
         for method, path, handler in routes:
             pattern = re.compile(path + "$", re.I)
             url = re.compile(re.escape(ARM) + path + r"(\?.*)?$", re.I)
-            mock.add_callback(method, url, callback=self._counted(self._arm(pattern, handler), mutating=method != "GET"))
+            mock.add_callback(
+                method, url, callback=self._counted(self._arm(pattern, handler), mutating=method != "GET")
+            )
 
     def _counted(self, handler, mutating):
         def callback(request):
@@ -182,9 +201,10 @@ class FakeArm:
     # ---- long operations ----------------------------------------------------------------------------------------
 
     def _begin(self, sub, polls, finish):
+        """Start a long operation; its status URL is polled, ``finish`` runs when it is done."""
         op = uuid.uuid4().hex
         self.operations[op] = Operation(polls, finish)
-        return f"{ARM}/subscriptions/{sub}/providers/Fake.Operations/operations/{op}", op
+        return f"{ARM}/subscriptions/{sub}/providers/Fake.Operations/operations/{op}"
 
     def _advance(self, op):
         operation = self.operations.get(op)
@@ -241,8 +261,8 @@ class FakeArm:
             for key in [key for key in self.resources if key.startswith(prefix)]:
                 del self.resources[key]
 
-        location, op = self._begin(sub, 1, finish)
-        result = location.replace("/operations/", "/operationResults/")
+        operation = self._begin(sub, POLLS["microsoft.resources/resourcegroups"], finish)
+        result = operation.replace("/operations/", "/operationResults/")
         return 202, None, {"Location": result, "Retry-After": "0"}
 
     def list_groups(self, url, query, body, sub):
@@ -252,7 +272,7 @@ class FakeArm:
         generic = [
             {k: r[k] for k in ("id", "name", "type", "location", "tags")}
             for r in self.resources.values()
-            if "/subnets/" not in r["id"] and self._tag_match(r, query)
+            if self._tag_match(r, query)
         ]
         return self._page(url, query, generic)
 
@@ -353,23 +373,25 @@ class FakeArm:
             if key in self.resources:
                 self.resources[key]["properties"]["provisioningState"] = "Succeeded"
 
-        operation, _ = self._begin(sub, POLLS.get(type_key, 1), finish)
+        operation = self._begin(sub, POLLS.get(type_key, 1), finish)
         return (200 if existing else 201), resource, {"Azure-AsyncOperation": operation, "Retry-After": "0"}
 
     def _machine_creating_call(self, existing):
         """Where injected failures and interruptions strike: the PUT of a VM."""
-        for plan in self.failures:
+        if self.failures:
+            plan = self.failures[0]
             if plan["after"] > 0:
                 plan["after"] -= 1
-                continue
-            plan["times"] -= 1
-            if plan["times"] == 0:
-                self.failures.remove(plan)
-            self.failed_calls += 1
-            status, headers, code, message = INJECTED[plan["kind"]]
-            raise Failure(status, code, message, headers)
+            else:
+                plan["times"] -= 1
+                if plan["times"] == 0:
+                    self.failures.pop(0)
+                self.failed_calls += 1
+                status, headers, code, message = INJECTED[plan["kind"]]
+                raise Failure(status, code, message, headers)
         if existing is None:
             if self.interrupt_at is not None and self.machine_creates == self.interrupt_at:
+                self.interrupt_at = None
                 raise Interrupted()
             self.machine_creates += 1
 
@@ -377,21 +399,16 @@ class FakeArm:
         for subnet in vnet["properties"].get("subnets", []):
             subnet["id"] = f"{vnet['id']}/subnets/{subnet['name']}"
             subnet.setdefault("properties", {})["provisioningState"] = "Succeeded"
-            nsg = subnet["properties"].get("networkSecurityGroup")
-            if nsg:
-                self._find(nsg["id"], "network security group")
+        self._check_references(vnet)
 
     def _prepare_networksecuritygroups(self, nsg, existing):
         for rule in nsg["properties"].get("securityRules", []):
             rule["id"] = f"{nsg['id']}/securityRules/{rule['name']}"
-            for asg in rule["properties"].get("destinationApplicationSecurityGroups", []):
-                self._find(asg["id"], "application security group")
+        self._check_references(nsg)
 
     def _prepare_publicipaddresses(self, address, existing):
         previous = (existing or {}).get("properties", {})
         address["properties"]["ipAddress"] = previous.get("ipAddress") or next(self.addresses)
-        if "ipConfiguration" in previous:
-            address["properties"]["ipConfiguration"] = previous["ipConfiguration"]
 
     def _prepare_networkinterfaces(self, nic, existing):
         previous = {c["name"]: c for c in (existing or {}).get("properties", {}).get("ipConfigurations", [])}
@@ -399,18 +416,17 @@ class FakeArm:
             config["id"] = f"{nic['id']}/ipConfigurations/{config['name']}"
             props = config.setdefault("properties", {})
             subnet = self._subnet(props["subnet"]["id"])
-            for asg in props.get("applicationSecurityGroups", []):
-                self._find(asg["id"], "application security group")
-            if props.get("publicIPAddress"):
-                address = self._find(props["publicIPAddress"]["id"], "public IP address")
-                holder = address["properties"].get("ipConfiguration", {}).get("id", "")
-                if holder and not holder.lower().startswith(nic["id"].lower() + "/"):
-                    raise Failure(400, "PublicIPAddressInUse", f"{address['id']} is in use by {holder}.")
-                address["properties"]["ipConfiguration"] = {"id": config["id"]}
             old = previous.get(config["name"], {}).get("properties", {})
             props["privateIPAddress"] = old.get("privateIPAddress") or self._free_address(subnet)
-        if existing and "virtualMachine" in existing["properties"]:
-            nic["properties"]["virtualMachine"] = existing["properties"]["virtualMachine"]
+        self._check_references(nic)
+        for address_id in self._references(nic, "publicipaddresses"):
+            self._claim(address_id, nic, "PublicIPAddressInUse")
+
+    def _claim(self, resource_id, claimant, code):
+        """Refuse a second holder of what only one may hold (a public IP, a NIC)."""
+        for holder in self._referrers(resource_id):
+            if holder["id"].lower() != claimant["id"].lower():
+                raise Failure(400, code, f"{resource_id} is in use by {holder['id']}.")
 
     def _free_address(self, subnet):
         used = {
@@ -425,15 +441,12 @@ class FakeArm:
 
     def _prepare_virtualmachines(self, vm, existing):
         props = vm["properties"]
-        for ref in props["networkProfile"]["networkInterfaces"]:
-            nic = self._find(ref["id"], "network interface")
-            holder = nic["properties"].get("virtualMachine", {}).get("id")
-            if holder and holder.lower() != vm["id"].lower():
-                raise Failure(400, "NicInUse", f"Network interface {ref['id']} is used by {holder}.")
-            nic["properties"]["virtualMachine"] = {"id": vm["id"]}
         os_disk = props["storageProfile"]["osDisk"]
-        disk_id = self._id(*vm["id"].split("/")[2:5:2], "Microsoft.Compute", "disks", os_disk["name"])
+        disk_id = vm["id"].rsplit("/providers/", 1)[0] + f"/providers/Microsoft.Compute/disks/{os_disk['name']}"
         os_disk["managedDisk"] = {**os_disk.get("managedDisk", {}), "id": disk_id}
+        self._check_references(vm, but=disk_id)
+        for nic_id in self._references(vm, "networkinterfaces"):
+            self._claim(nic_id, vm, "NicInUse")
         # Azure gives a VM's OS disk none of the VM's tags.
         self.resources[disk_id.lower()] = {
             "id": disk_id,
@@ -446,63 +459,69 @@ class FakeArm:
         }
         props["vmId"] = (existing or {}).get("properties", {}).get("vmId") or str(uuid.uuid4())
 
+    # ---- references between resources --------------------------------------------------------------------------
+
+    @staticmethod
+    def _references(resource, kind=None):
+        """IDs this resource depends on (a NIC: its subnet, public IP, ASGs), found wherever they sit."""
+        found = re.findall(r'"id": "(/subscriptions/[^"]+)"', json.dumps(resource["properties"]))
+        own = resource["id"].lower() + "/"
+        return [i for i in found if not i.lower().startswith(own) and (kind is None or f"/{kind}/" in i.lower())]
+
+    def _check_references(self, resource, but=None):
+        for ref in self._references(resource):
+            if ref.lower() == (but or "").lower():
+                continue
+            if "/subnets/" in ref.lower():
+                self._subnet(ref)
+            else:
+                self._find(ref)
+
+    def _referrers(self, resource_id):
+        """Resources that depend on this one, or on a part of it (a VNet's subnet)."""
+        target = resource_id.lower()
+        return [
+            r
+            for r in self.resources.values()
+            if any(ref.lower() == target or ref.lower().startswith(target + "/") for ref in self._references(r))
+        ]
+
     def delete_resource(self, url, query, body, sub, group, ns, kind, name):
         self._group(sub, group)
         key = self._id(sub, group, ns, kind, name).lower()
         resource = self.resources.get(key)
         if resource is None:
             return 204, None, {}
-        self._refuse_if_in_use(resource)
+        holders = self._referrers(resource["id"])
+        if holders:
+            code = IN_USE.get(kind.lower(), "InUseResourceCannotBeDeleted")
+            raise Failure(400, code, f"{resource['id']} cannot be deleted: {holders[0]['id']} uses it.")
         resource["properties"]["provisioningState"] = "Deleting"
-        operation, op = self._begin(sub, POLLS.get(f"{ns}/{kind}".lower(), 1), lambda: self._remove(key))
+        operation = self._begin(sub, POLLS.get(f"{ns}/{kind}".lower(), 1), lambda: self._remove(key))
         result = operation.replace("/operations/", "/operationResults/")
         return 202, None, {"Azure-AsyncOperation": operation, "Location": result, "Retry-After": "0"}
 
-    def _refuse_if_in_use(self, resource):
-        kind, props, rid = resource["type"].lower(), resource["properties"], resource["id"]
-        if kind == "microsoft.network/networkinterfaces" and props.get("virtualMachine"):
-            raise Failure(400, "NicInUse", f"Network interface {rid} is used by {props['virtualMachine']['id']}.")
-        if kind == "microsoft.network/publicipaddresses" and props.get("ipConfiguration"):
-            raise Failure(400, "PublicIPAddressCannotBeDeleted", f"Public IP address {rid} is still allocated.")
-        referrers = [
-            r["id"]
-            for r in self.resources.values()
-            if r is not resource and rid.lower() + "/" in json.dumps(r["properties"]).lower() + "/"
-            or r is not resource and f'"{rid.lower()}"' in json.dumps(r["properties"]).lower()
-        ]
-        if referrers and kind != "microsoft.compute/virtualmachines":
-            raise Failure(400, "InUseResourceCannotBeDeleted", f"{rid} is in use by {referrers[0]}.")
-
     def _remove(self, key):
+        """Delete a resource, and what a VM's deleteOptions say goes with it."""
         resource = self.resources.pop(key, None)
         if resource is None or resource["type"].lower() != "microsoft.compute/virtualmachines":
             return
         props = resource["properties"]
         os_disk = props["storageProfile"]["osDisk"]
-        self._release(os_disk["managedDisk"]["id"], os_disk.get("deleteOption") == "Delete")
+        disk = self.resources[os_disk["managedDisk"]["id"].lower()]
+        if os_disk.get("deleteOption") == "Delete":
+            del self.resources[disk["id"].lower()]
+        else:
+            disk.pop("managedBy")
+            disk["properties"]["diskState"] = "Unattached"
         for ref in props["networkProfile"]["networkInterfaces"]:
-            nic = self.resources.get(ref["id"].lower())
-            if nic is None:
-                continue
-            nic["properties"].pop("virtualMachine", None)
             if ref.get("properties", {}).get("deleteOption") != "Delete":
                 continue
-            del self.resources[ref["id"].lower()]
-            for config in nic["properties"].get("ipConfigurations", []):
+            nic = self.resources.pop(ref["id"].lower(), None)
+            for config in (nic or {}).get("properties", {}).get("ipConfigurations", []):
                 address = config["properties"].get("publicIPAddress")
-                if address:
-                    self._release(address["id"], address.get("properties", {}).get("deleteOption") == "Delete")
-
-    def _release(self, resource_id, delete):
-        """What a deleted VM or NIC held: deleted with it, or left behind unattached."""
-        resource = self.resources.get(resource_id.lower())
-        if resource is None:
-            return
-        if delete:
-            del self.resources[resource_id.lower()]
-        else:
-            resource.pop("managedBy", None)
-            resource["properties"].pop("ipConfiguration", None)
+                if address and address.get("properties", {}).get("deleteOption") == "Delete":
+                    self.resources.pop(address["id"].lower(), None)
 
 
 class Harness(CloudHarness):
@@ -532,23 +551,22 @@ class Harness(CloudHarness):
 
     # The harness reads through the SDKs' own list APIs, as a user would.
 
-    @property
+    @functools.cached_property
     def _clients(self):
-        if not hasattr(self, "_client_cache"):
-            from azure.identity import ClientSecretCredential
-            from azure.mgmt.compute import ComputeManagementClient
-            from azure.mgmt.network import NetworkManagementClient
-            from azure.mgmt.resource.resources import ResourceManagementClient
+        from azure.identity import ClientSecretCredential
+        from azure.mgmt.compute import ComputeManagementClient
+        from azure.mgmt.network import NetworkManagementClient
+        from azure.mgmt.resource.resources import ResourceManagementClient
 
-            credential = ClientSecretCredential(
-                CREDENTIALS["AZURE_TENANT_ID"], CREDENTIALS["AZURE_CLIENT_ID"], CREDENTIALS["AZURE_CLIENT_SECRET"]
-            )
-            self._client_cache = (
-                ResourceManagementClient(credential, SUBSCRIPTION),
-                NetworkManagementClient(credential, SUBSCRIPTION),
-                ComputeManagementClient(credential, SUBSCRIPTION),
-            )
-        return self._client_cache
+        # Its own credential, so that without_credentials() blinds only the provider.
+        credential = ClientSecretCredential(
+            CREDENTIALS["AZURE_TENANT_ID"], CREDENTIALS["AZURE_CLIENT_ID"], CREDENTIALS["AZURE_CLIENT_SECRET"]
+        )
+        return (
+            ResourceManagementClient(credential, SUBSCRIPTION),
+            NetworkManagementClient(credential, SUBSCRIPTION),
+            ComputeManagementClient(credential, SUBSCRIPTION),
+        )
 
     def options(self):
         return {"subscription_id": SUBSCRIPTION, "ssh_cidr": "203.0.113.0/24", "polling_interval": 0}

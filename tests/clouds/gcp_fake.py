@@ -37,6 +37,7 @@ METADATA_URL = re.compile(r"http://(169\.254\.169\.254|metadata\.google\.interna
 PROJECT = "flotilla-fake"
 ZONE = "europe-west1-b"
 SSH_CIDR = "203.0.113.0/24"
+REFRESH_TOKEN = "fake-refresh-token"
 
 ROUTE = re.compile(
     r"^projects/(?P<project>[^/]+)/(?P<scope>global|regions/[^/]+|zones/[^/]+)/"
@@ -64,7 +65,11 @@ class ApiError(Exception):
         self.status, self.reason, self.message = status, reason, message
 
     def answer(self):
-        error = {"code": self.status, "message": self.message, "errors": [{"message": self.message, "reason": self.reason}]}
+        error = {
+            "code": self.status,
+            "message": self.message,
+            "errors": [{"message": self.message, "reason": self.reason}],
+        }
         return self.status, {"Content-Type": "application/json"}, json.dumps({"error": error})
 
 
@@ -163,7 +168,9 @@ class ComputeFake:
         match = re.search(REFERENCE.format(kind=kind), reference or "")
         key = match and (kind, match["scope"], match["name"])
         if not key or match["project"] not in (None, self.project) or key not in self.resources:
-            raise ApiError(400, "invalid", f"Invalid value for field '{field}': '{reference}'. The resource was not found.")
+            raise ApiError(
+                400, "invalid", f"Invalid value for field '{field}': '{reference}'. The resource was not found."
+            )
         return key
 
     def _read(self, kind, scope, name):
@@ -259,13 +266,17 @@ class ComputeFake:
     def _check_instances(self, scope, instance):
         zone = scope.split("/")[1]
         if not re.search(rf"(^|/)zones/{zone}/machineTypes/[a-z0-9-]+$", instance.get("machineType", "")):
-            raise ApiError(400, "invalid", f"Invalid value for field 'resource.machineType': '{instance.get('machineType')}'.")
+            raise ApiError(
+                400, "invalid", f"Invalid value for field 'resource.machineType': '{instance.get('machineType')}'."
+            )
         for key, value in instance.get("labels", {}).items():
             if not LABEL_KEY.match(key) or not LABEL_VALUE.match(value):
                 raise ApiError(400, "invalid", f"Invalid value for field 'resource.labels': '{key}={value}'.")
         boot = [disk for disk in instance.get("disks", ()) if disk.get("boot")]
         if len(boot) != 1 or not boot[0].get("initializeParams", {}).get("sourceImage"):
-            raise ApiError(400, "invalid", "Invalid value for field 'resource.disks': one boot disk needs a sourceImage.")
+            raise ApiError(
+                400, "invalid", "Invalid value for field 'resource.disks': one boot disk needs a sourceImage."
+            )
         interfaces = instance.get("networkInterfaces") or [{}]
         key = self._resolve("subnetworks", interfaces[0].get("subnetwork"), "resource.networkInterfaces[0].subnetwork")
         if key[1] != "regions/" + zone.rsplit("-", 1)[0]:
@@ -276,7 +287,9 @@ class ComputeFake:
         )
         for config in interfaces[0].get("accessConfigs", ()):
             config["natIP"] = str(next(self._external))
-        instance.update(networkInterfaces=interfaces, status="PROVISIONING", zone=f"{API_ROOT}projects/{self.project}/{scope}")
+        instance.update(
+            networkInterfaces=interfaces, status="PROVISIONING", zone=f"{API_ROOT}projects/{self.project}/{scope}"
+        )
 
     def _free_address(self, subnetwork):
         used = {
@@ -302,7 +315,8 @@ class ComputeFake:
         users = list(self._users(kind, resource["selfLink"]))
         if users:
             raise ApiError(
-                400, "resourceInUseByAnotherResource",
+                400,
+                "resourceInUseByAnotherResource",
                 f"The {kind[:-1]} resource '{resource['selfLink']}' is already being used by '{users[0]}'",
             )
         if kind == "instances":
@@ -314,7 +328,9 @@ class ComputeFake:
         for resource in self.resources.values():
             if kind == "networks" and resource.get("network") == link:
                 yield resource["selfLink"]
-            if kind == "subnetworks" and any(i.get("subnetwork") == link for i in resource.get("networkInterfaces", ())):
+            if kind == "subnetworks" and any(
+                i.get("subnetwork") == link for i in resource.get("networkInterfaces", ())
+            ):
                 yield resource["selfLink"]
 
     # -- operations ---------------------------------------------------------
@@ -395,22 +411,23 @@ class Harness(CloudHarness):
         home = self._exit.enter_context(tempfile.TemporaryDirectory(prefix="flotilla-gcp-"))
         # What `gcloud auth application-default login` writes: the real
         # google-auth chain finds it and refreshes its token at the fake.
-        self.credentials_file = os.path.join(home, "application_default_credentials.json")
+        self.credentials_file = os.path.join(home, "credentials.json")
         with open(self.credentials_file, "w", encoding="utf-8") as handle:
             json.dump(
                 {
                     "type": "authorized_user",
                     "client_id": "flotilla-fake.apps.googleusercontent.com",
                     "client_secret": "not-a-secret",
-                    "refresh_token": "fake-refresh-token",
+                    "refresh_token": REFRESH_TOKEN,
                 },
                 handle,
             )
-        self.fake = ComputeFake(PROJECT, access_token="fake-access-token", refresh_token="fake-refresh-token")
+        self.fake = ComputeFake(PROJECT, access_token="fake-access-token", refresh_token=REFRESH_TOKEN)
         requests_mock = self._exit.enter_context(responses.RequestsMock(assert_all_requests_are_fired=False))
         self.fake.register(requests_mock)
         # An empty gcloud configuration, so that the developer's own never counts.
-        environment = {"GOOGLE_APPLICATION_CREDENTIALS": self.credentials_file, "CLOUDSDK_CONFIG": home}
+        gcloud_config = os.path.join(home, "gcloud")
+        environment = {"GOOGLE_APPLICATION_CREDENTIALS": self.credentials_file, "CLOUDSDK_CONFIG": gcloud_config}
         self._exit.enter_context(mock.patch.dict(os.environ, environment))
         self._clients = {}
         return self
@@ -423,17 +440,19 @@ class Harness(CloudHarness):
 
     def _client(self, name):
         if name not in self._clients:
-            import google.auth
             from google.cloud import compute_v1
+            from google.oauth2.credentials import Credentials
 
-            credentials, _ = google.auth.load_credentials_from_file(self.credentials_file)
+            credentials = Credentials.from_authorized_user_file(self.credentials_file)
             self._clients[name] = getattr(compute_v1, name)(credentials=credentials)
         return self._clients[name]
 
     def _instances(self, cluster):
         from google.cloud import compute_v1
 
-        request = compute_v1.ListInstancesRequest(project=PROJECT, zone=ZONE, filter=f'labels.{TAG_CLUSTER} = "{cluster}"')
+        request = compute_v1.ListInstancesRequest(
+            project=PROJECT, zone=ZONE, filter=f'labels.{TAG_CLUSTER} = "{cluster}"'
+        )
         return list(self._client("InstancesClient").list(request=request))
 
     def _owned(self, client, cluster, **request):

@@ -20,12 +20,17 @@ class Interrupted(BaseException):
 class CloudHarness(ABC):
     #: the provider's name in the spec
     provider = None
+    #: Optional, read by bench/cloud_scale.py: how many requests of any kind
+    #: (reads, writes, retries, polls, injected failures) reached the fake so
+    #: far. A harness that counts them overrides this with a property; the
+    #: bench reports null for one that leaves it None.
+    total_calls = None
 
     def __enter__(self):
         """Start the fake (and any credentials the SDK needs to find)."""
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc):  # noqa: B027 - a fake with nothing to stop keeps this
         """Stop the fake; nothing of it outlives the test."""
 
     @abstractmethod

@@ -8,6 +8,7 @@ what a load balancer does: it tries the nodes in turn, and a request fails
 only when none of them answers.
 """
 
+import http.client
 import io
 import tarfile
 import threading
@@ -55,12 +56,22 @@ def load_image(machines, tarball, hosts):
 def create_service(machines, manager, replicas=2):
     machines.exec(
         manager,
-        "docker", "service", "create", "--detach", "--name", "web",
-        "--replicas", str(replicas),
-        "--constraint", "node.role==worker",
-        "--endpoint-mode", "dnsrr",
-        "--publish", f"mode=host,target={PORT},published={PORT}",
-        "--update-order", "start-first",
+        "docker",
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        "web",
+        "--replicas",
+        str(replicas),
+        "--constraint",
+        "node.role==worker",
+        "--endpoint-mode",
+        "dnsrr",
+        "--publish",
+        f"mode=host,target={PORT},published={PORT}",
+        "--update-order",
+        "start-first",
         IMAGE,
     )
 
@@ -72,8 +83,11 @@ def running_tasks(machines, manager):
     for task in ids:
         state = machines.exec(manager, "docker", "inspect", "--format", "{{.Status.State}} {{.NodeID}}", task).split()
         if state[0] == "running":
-            nodes.append(machines.exec(manager, "docker", "node", "inspect", "--format",
-                                       "{{.Description.Hostname}}", state[1]).strip())
+            nodes.append(
+                machines.exec(
+                    manager, "docker", "node", "inspect", "--format", "{{.Description.Hostname}}", state[1]
+                ).strip()
+            )
     return sorted(nodes)
 
 
@@ -117,7 +131,7 @@ class Client(threading.Thread):
     def _try(self, address):
         try:
             return get(address, timeout=0.5) == PAGE
-        except OSError:
+        except (OSError, http.client.HTTPException):
             return False
 
     def stop(self):

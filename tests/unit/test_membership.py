@@ -1,7 +1,6 @@
 """The quorum guard and membership decisions, against recorded member lists."""
 
 import pytest
-
 from ansible_collections.flotilla.cluster.plugins.module_utils.membership import (
     Member,
     check_change,

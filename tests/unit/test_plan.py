@@ -1,9 +1,9 @@
+import yaml
+
 from provisioners.cluster import plan_nodes
 from provisioners.inventory import render
 from provisioners.providers.base import Node
 from provisioners.spec import build_spec
-
-import yaml
 
 
 def node(name, role="agent", pool="private"):
@@ -13,7 +13,12 @@ def node(name, role="agent", pool="private"):
 def test_an_empty_cluster_gets_every_machine():
     requests = plan_nodes(build_spec({"name": "demo"}), [])
     assert [r.name for r in requests] == [
-        "demo-master-1", "demo-master-2", "demo-master-3", "demo-agent-1", "demo-agent-2", "demo-public-1",
+        "demo-master-1",
+        "demo-master-2",
+        "demo-master-3",
+        "demo-agent-1",
+        "demo-agent-2",
+        "demo-public-1",
     ]
 
 

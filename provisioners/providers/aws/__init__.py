@@ -24,6 +24,7 @@ LIVE_STATES = ["pending", "running", "stopping", "stopped"]
 MAX_ATTEMPTS = 8
 POLL_SECONDS = 5
 WAIT_TIMEOUT = 600
+WAIT_BATCH = 10
 
 
 class AwsProvider(Provider):
@@ -58,7 +59,7 @@ class AwsProvider(Provider):
         if self._ec2 is None:
             from botocore.config import Config
 
-            config = Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS})
+            config = Config(retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS})
             self._ec2 = self.session.client("ec2", region_name=self.region, config=config)
         return self._ec2
 
@@ -73,7 +74,8 @@ class AwsProvider(Provider):
         with self._errors("checking the AWS credentials"):
             if self.session.get_credentials() is None:
                 raise ProviderError(NO_CREDENTIALS)
-            if self.region not in self.session.get_available_regions("ec2"):
+            partitions = self.session.get_available_partitions()
+            if not any(self.region in self.session.get_available_regions("ec2", p) for p in partitions):
                 raise ProviderError(
                     f"aws.region {self.region} is not an EC2 region this boto3 knows: correct it in the spec, "
                     "or upgrade boto3 if the region is new."
@@ -154,11 +156,11 @@ class AwsProvider(Provider):
         config = {"Delay": POLL_SECONDS, "MaxAttempts": math.ceil(WAIT_TIMEOUT / POLL_SECONDS)}
         progress = Progress(what, len(instance_ids))
         try:
-            # One at a time, so that the count moves; once the first is ready
-            # the others mostly are, and each costs a single describe.
-            for done, instance_id in enumerate(instance_ids, 1):
-                waiter.wait(InstanceIds=[instance_id], WaiterConfig=config)
-                progress.update(done)
+            # In tens: the count moves on a terminal, and a hundred machines
+            # cost about ten describe calls once they are ready.
+            for start in range(0, len(instance_ids), WAIT_BATCH):
+                waiter.wait(InstanceIds=instance_ids[start : start + WAIT_BATCH], WaiterConfig=config)
+                progress.update(min(start + WAIT_BATCH, len(instance_ids)))
         finally:
             progress.close()
 

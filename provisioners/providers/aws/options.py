@@ -49,7 +49,9 @@ def _ipv4_network(key, value):
     try:
         return ipaddress.IPv4Network(value)
     except (ValueError, TypeError):
-        raise ValueError(f"{key} {value!r} is not an IPv4 address range such as 203.0.113.0/24.") from None
+        raise ValueError(
+            f"{key} {value!r} is not an IPv4 range with its host bits zero, such as 203.0.113.0/24."
+        ) from None
 
 
 def _is_port(value):

@@ -7,8 +7,8 @@
       <machine>, -nic, -ip, -osdisk the VM and what its deletion takes along
 
 Everything carries the cluster's tags, and machines are found by them. Long
-operations are begun for every machine at once and then waited for, so a
-hundred machines take about as long as one.
+operations are begun for every machine at once and only then waited for, so
+that ARM works on all of them side by side.
 """
 
 import functools
@@ -57,7 +57,9 @@ class AzureProvider(Provider):
         try:
             self.clients.authenticate()
         except ClientAuthenticationError:
-            raise ProviderError(f"no usable Azure credentials were found: {CREDENTIALS_HINT}.") from None
+            # The chain raises this both when it finds nothing and when what it
+            # found was refused or unreachable; the same advice fits both.
+            raise ProviderError(f"no Azure credentials were found, or they were refused: {CREDENTIALS_HINT}.") from None
 
     def prepare(self):
         tags = self._tags()
@@ -176,7 +178,7 @@ def _settle(pollers):
 
 
 def deleting(operations, group, name):
-    """A start for ``run_all`` that deletes one resource; one that is gone, group and all, is no poller."""
+    """A start for ``run_all`` that deletes one resource; when its whole group is gone, there is nothing to wait for."""
 
     def start():
         from azure.core.exceptions import ResourceNotFoundError

@@ -5,6 +5,7 @@ must not pay for it: every import here happens inside a method.
 """
 
 import functools
+import logging
 
 ARM_SCOPE = "https://management.azure.com/.default"
 
@@ -29,7 +30,15 @@ class AzureClients:
 
     def authenticate(self):
         """Get a token now, so that missing credentials stop a run before it creates anything."""
-        self.credential.get_token(ARM_SCOPE)
+        # When the chain finds nothing it logs every credential it tried, over
+        # a dozen lines; the caller reports that in one sentence instead.
+        identity_log = logging.getLogger("azure.identity")
+        level = identity_log.level
+        identity_log.setLevel(logging.ERROR)
+        try:
+            self.credential.get_token(ARM_SCOPE)
+        finally:
+            identity_log.setLevel(level)
 
     @functools.cached_property
     def resources(self):

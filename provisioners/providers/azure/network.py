@@ -13,13 +13,20 @@ SWARM_UDP = ["4789", "7946"]
 
 def ensure_group(clients, layout, location, tags):
     from azure.core.exceptions import ResourceNotFoundError
+    from azure.mgmt.resource.resources.models import ResourceGroup
 
     try:
         group = clients.resources.resource_groups.get(layout.group)
     except ResourceNotFoundError:
-        clients.resources.resource_groups.create_or_update(layout.group, {"location": location, "tags": tags})
+        clients.resources.resource_groups.create_or_update(layout.group, ResourceGroup(location=location, tags=tags))
         return
     require_ours(group, layout)
+    state = group.properties.provisioning_state if group.properties else None
+    if state == "Deleting":
+        raise ProviderError(
+            f"resource group {layout.group} is still being deleted (by an earlier `flotilla down`); "
+            "run this again once it is gone."
+        )
 
 
 def require_ours(group, layout):

@@ -4,11 +4,24 @@ Clients are made on first use, so that neither compute_v1 (about 3 s to
 import) nor the credential chain runs before a provider method needs them.
 """
 
-from provisioners.providers.gcp.errors import CREDENTIALS_HINT, rate_limit_retry
+import logging
+
 from provisioners.providers.base import ProviderError
+from provisioners.providers.gcp.errors import CREDENTIALS_HINT, rate_limit_retry
 
 COMPUTE_SCOPE = "https://www.googleapis.com/auth/compute"
 OPERATION_TIMEOUT = 600
+
+
+class _ProjectComesFromTheSpec(logging.Filter):
+    """google-auth warns, suggesting `gcloud config set project`, when the
+    credentials name no project: Flotilla never needs one from them."""
+
+    def filter(self, record):
+        return not record.getMessage().startswith("No project ID could be determined")
+
+
+_QUIET_ABOUT_PROJECT = _ProjectComesFromTheSpec()
 
 
 class ComputeApi:
@@ -23,6 +36,7 @@ class ComputeApi:
             import google.auth
             from google.auth.exceptions import DefaultCredentialsError
 
+            logging.getLogger("google.auth._default").addFilter(_QUIET_ABOUT_PROJECT)
             try:
                 self._credentials, _ = google.auth.default(scopes=[COMPUTE_SCOPE])
             except DefaultCredentialsError:

@@ -20,8 +20,7 @@ API_DISABLED_REASONS = {"accessNotConfigured", "SERVICE_DISABLED"}
 RATE_LIMIT_TIMEOUT = 300
 
 CREDENTIALS_HINT = (
-    "point GOOGLE_APPLICATION_CREDENTIALS at a service-account key file, or run "
-    "`gcloud auth application-default login`"
+    "point GOOGLE_APPLICATION_CREDENTIALS at a service-account key file, or run `gcloud auth application-default login`"
 )
 
 
@@ -69,8 +68,8 @@ def api_errors(project):
         ) from err
     except exceptions.GoogleAPICallError as err:
         raise ProviderError(describe(err, project)) from err
-    except (auth_exceptions.DefaultCredentialsError, auth_exceptions.RefreshError) as err:
-        raise ProviderError(f"no usable Google Cloud credentials were found: {CREDENTIALS_HINT}.") from err
+    except auth_exceptions.RefreshError as err:
+        raise ProviderError(f"Google refused the credentials found (expired or revoked?): {CREDENTIALS_HINT}.") from err
     except TimeoutError as err:
         raise ProviderError(
             f"a Compute Engine operation in project {project} did not finish in time; "
@@ -89,7 +88,10 @@ def describe(error, project):
             "IAM & Admin > Quotas, or ask for fewer or smaller machines."
         )
     if found & API_DISABLED_REASONS:
-        return f"the Compute Engine API is off in project {project}: run `gcloud services enable compute.googleapis.com`."
+        return (
+            f"the Compute Engine API is off in project {project}: run "
+            f"`gcloud services enable compute.googleapis.com --project {project}`."
+        )
     if isinstance(error, exceptions.Unauthorized):
         return f"GCP did not accept the credentials ({message}): {CREDENTIALS_HINT}."
     if isinstance(error, exceptions.Forbidden | exceptions.PermissionDenied):
@@ -103,6 +105,8 @@ def describe(error, project):
 def _details(error):
     """What the error says, on one line: a failed operation's own messages
     say more than its HTTP status text."""
-    messages = [item.get("message") if isinstance(item, dict) else getattr(item, "message", None) for item in error.errors or ()]
+    messages = [
+        item.get("message") if isinstance(item, dict) else getattr(item, "message", None) for item in error.errors or ()
+    ]
     text = "; ".join(message for message in messages if message) or str(error.message)
     return " ".join(text.split()).rstrip(".")

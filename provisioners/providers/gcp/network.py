@@ -25,6 +25,10 @@ class ClusterNetwork:
         return f"{self.prefix}-net"
 
     @property
+    def network_link(self):
+        return f"projects/{self.api.project}/global/networks/{self.network_name}"
+
+    @property
     def subnetwork_name(self):
         return f"{self.prefix}-subnet"
 
@@ -63,16 +67,14 @@ class ClusterNetwork:
         if api.if_exists(api.subnetworks.get, region=region, subnetwork=self.subnetwork_name) is None:
             subnetwork = compute_v1.Subnetwork(
                 name=self.subnetwork_name,
-                network=f"projects/{api.project}/global/networks/{self.network_name}",
+                network=self.network_link,
                 ip_cidr_range=self.options.subnet_cidr,
-                region=region,
                 description=self._description("the machines' addresses"),
             )
-            api.wait([
-                api.subnetworks.insert(
-                    project=api.project, region=region, subnetwork_resource=subnetwork, retry=api.retry
-                )
-            ])
+            insert = api.subnetworks.insert(
+                project=api.project, region=region, subnetwork_resource=subnetwork, retry=api.retry
+            )
+            api.wait([insert])
         api.wait([self._ensure_rule(rule) for rule in self._rules()])
         # An earlier spec may have had public ports that this one no longer has.
         public_rule = f"{self.prefix}-public"
@@ -86,7 +88,9 @@ class ClusterNetwork:
         if existing is None:
             return api.firewalls.insert(project=api.project, firewall_resource=rule, retry=api.retry)
         if _shape(existing) != _shape(rule):
-            return api.firewalls.update(project=api.project, firewall=rule.name, firewall_resource=rule, retry=api.retry)
+            return api.firewalls.update(
+                project=api.project, firewall=rule.name, firewall_resource=rule, retry=api.retry
+            )
         return None
 
     def _rules(self):
@@ -95,7 +99,7 @@ class ClusterNetwork:
         def rule(suffix, purpose, allowed, **sources_and_targets):
             return compute_v1.Firewall(
                 name=f"{self.prefix}-{suffix}",
-                network=f"projects/{self.api.project}/global/networks/{self.network_name}",
+                network=self.network_link,
                 direction="INGRESS",
                 description=self._description(purpose),
                 allowed=[compute_v1.Allowed(I_p_protocol=protocol, ports=list(ports)) for protocol, ports in allowed],

@@ -1,14 +1,14 @@
 """The `gcp:` section of a cluster spec.
 
-    gcp:
-      project: my-project          # required
-      ssh_cidr: 203.0.113.7/32     # required at provision time: who may reach port 22
-      zone: europe-west1-b
-      machine_type: e2-standard-2
-      image: projects/debian-cloud/global/images/family/debian-12
-      subnet_cidr: 10.42.0.0/20
-      ssh_user: flotilla
-      public_ports: [80, 443]      # opened to everyone, on public agents only
+gcp:
+  project: my-project          # required
+  ssh_cidr: 203.0.113.7/32     # required at provision time: who may reach port 22
+  zone: europe-west1-b
+  machine_type: e2-standard-2
+  image: projects/debian-cloud/global/images/family/debian-12
+  subnet_cidr: 10.42.0.0/20
+  ssh_user: flotilla
+  public_ports: [80, 443]      # opened to everyone, on public agents only
 """
 
 import dataclasses
@@ -39,7 +39,9 @@ class GcpOptions:
 
     def __post_init__(self):
         if not isinstance(self.project, str) or not PROJECT_PATTERN.match(self.project):
-            raise ValueError(f"project {self.project!r} is not a GCP project ID (6 to 30 lower-case letters, digits, '-').")
+            raise ValueError(
+                f"project {self.project!r} is not a GCP project ID (6 to 30 lower-case letters, digits, '-')."
+            )
         if not isinstance(self.zone, str) or not ZONE_PATTERN.match(self.zone):
             raise ValueError(f"zone {self.zone!r} is not a GCP zone name such as europe-west1-b.")
         for key in ("machine_type", "image"):

@@ -6,16 +6,17 @@ other machine. Every container, network and volume is labelled with the
 cluster's name, and only labelled objects are ever touched.
 """
 
+import contextlib
 import dataclasses
 import logging
 import time
 
 from provisioners.providers.base import (
+    MANAGED_BY,
     TAG_CLUSTER,
     TAG_MANAGED_BY,
     TAG_POOL,
     TAG_ROLE,
-    MANAGED_BY,
     Node,
     Provider,
     ProviderError,
@@ -108,23 +109,16 @@ class LocalProvider(Provider):
             if result.output.decode().strip() in ("running", "degraded"):
                 return
             time.sleep(0.5)
-        raise ProviderError(
-            f"machine {name} did not finish booting within {BOOT_TIMEOUT} s; "
-            f"see `docker logs {name}`."
-        )
+        raise ProviderError(f"machine {name} did not finish booting within {BOOT_TIMEOUT} s; see `docker logs {name}`.")
 
     def delete_nodes(self, names):
         import docker.errors
 
         for name in names:
-            try:
+            with contextlib.suppress(docker.errors.NotFound):
                 self.client.containers.get(name).remove(force=True)
-            except docker.errors.NotFound:
-                pass
-            try:
+            with contextlib.suppress(docker.errors.NotFound):
                 self.client.volumes.get(engine_volume(name)).remove(force=True)
-            except docker.errors.NotFound:
-                pass
 
     def cleanup(self):
         for volume in self.client.volumes.list(filters=self._filters()):
@@ -148,4 +142,3 @@ def docker_client():
             "or `systemctl start docker`."
         ) from None
     return client
-
