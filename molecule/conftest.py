@@ -32,6 +32,12 @@ def members(manager):
     return {node["Description"]["Hostname"]: node for node in nodes}
 
 
+@pytest.fixture(scope="session")
+def leaders(members):
+    """The hostnames of the members that say they lead the managers."""
+    return [name for name, node in members.items() if node.get("ManagerStatus", {}).get("Leader")]
+
+
 @pytest.fixture
 def member(host, members):
     """The swarm's record of the node under test (its hostname is its inventory name)."""

@@ -6,6 +6,5 @@ def test_every_machine_is_a_ready_member(inventory, members):
     assert {node["Status"]["State"] for node in members.values()} == {"ready"}
 
 
-def test_exactly_one_leader(members):
-    leaders = [name for name, node in members.items() if node.get("ManagerStatus", {}).get("Leader")]
+def test_exactly_one_leader(leaders):
     assert len(leaders) == 1, leaders
