@@ -193,6 +193,12 @@ class NodeStatus:
     address: str
 
 
+@dataclass(frozen=True)
+class ClusterStatus:
+    nodes: list
+    routing_mesh: bool | None  # None: no healthy master answered
+
+
 def status(name):
     """Every machine of the cluster, with its membership as a master reports it."""
     spec = load_spec(name)
@@ -200,7 +206,8 @@ def status(name):
     provider = provider_for(spec, workspace)
     provider.check()
     nodes = provider.list_nodes()
-    members = read_members(workspace)
+    report = read_swarm(workspace)
+    members = {node["hostname"]: node for node in report.get("nodes", [])}
     rows = []
     for node in nodes:
         member = members.get(node.name)
@@ -221,16 +228,13 @@ def status(name):
                 address=node.address,
             )
         )
-    return rows
+    return ClusterStatus(nodes=rows, routing_mesh=report.get("routing_mesh"))
 
 
-def read_members(workspace):
-    """The swarm's member list from the first healthy master, by hostname."""
+def read_swarm(workspace):
+    """cluster_info's report from the first healthy master; {} if none answers."""
     result = runner.run_module(workspace.inventory_file, "masters", "flotilla.cluster.cluster_info")
-    for report in result.results.values():
-        if report.get("healthy"):
-            return {node["hostname"]: node for node in report["nodes"]}
-    return {}
+    return next((report for report in result.results.values() if report.get("healthy")), {})
 
 
 def scale(name, masters=None, agents=None, public_agents=None, quiet=False):

@@ -7,6 +7,7 @@ Docker failure surfaces as SwarmError, never as "no change".
 
 from __future__ import annotations
 
+import os
 import time
 
 from ansible_collections.flotilla.cluster.plugins.module_utils.membership import (
@@ -26,6 +27,12 @@ except ImportError as err:  # pragma: no cover - reported by the module
 SWARM_PORT = 2377
 # Task states in which a task still holds (or is about to hold) its node.
 LIVE_TASK_STATES = ("new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running")
+
+
+def routing_mesh_available():
+    """Whether this kernel has IPVS, which the swarm's routing mesh (service
+    VIPs, ingress-published ports) is built on; some kernels lack it."""
+    return os.path.exists("/proc/net/ip_vs")
 
 
 class SwarmError(Exception):

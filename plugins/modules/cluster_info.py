@@ -14,9 +14,8 @@ description:
   - Changes nothing.
 version_added: 0.1.0
 author: Flotilla developers
-requirements:
-  - Docker Engine on the host the module runs on
-  - Docker SDK for Python (Debian package C(python3-docker))
+extends_documentation_fragment:
+  - flotilla.cluster.swarm
 attributes:
   check_mode:
     support: full
@@ -67,6 +66,13 @@ swarm_id:
   description: The swarm's ID.
   returned: when I(member)
   type: str
+routing_mesh:
+  description:
+    - Whether the kernel has IPVS, which the routing mesh (service VIPs and
+      ingress-published ports) needs. Without it, publish ports with
+      C(mode=host) and use C(--endpoint-mode dnsrr).
+  returned: always
+  type: bool
 healthy:
   description: Whether this manager can read the member list (its swarm has quorum).
   returned: always
@@ -107,6 +113,7 @@ from ansible_collections.flotilla.cluster.plugins.module_utils.swarm import (
     HAS_DOCKER,
     LocalEngine,
     SwarmError,
+    routing_mesh_available,
 )
 
 
@@ -116,6 +123,7 @@ def read(engine, with_tokens):
         "member": engine.member,
         "manager": engine.manager,
         "healthy": False,
+        "routing_mesh": routing_mesh_available(),
     }
     if engine.member:
         result["swarm_id"] = (engine.swarm.get("Cluster") or {}).get("ID", "")

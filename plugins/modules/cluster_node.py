@@ -28,9 +28,8 @@ description:
   - Join tokens are never printed.
 version_added: 0.1.0
 author: Flotilla developers
-requirements:
-  - Docker Engine on the host the module runs on
-  - Docker SDK for Python (Debian package C(python3-docker))
+extends_documentation_fragment:
+  - flotilla.cluster.swarm
 attributes:
   check_mode:
     support: full

@@ -11,9 +11,12 @@ COLUMNS = ("NAME", "ROLE", "POOL", "MACHINE", "SWARM", "LEADER", "ADDRESS")
 @name_option
 def command(name):
     """Show every node: role, state, leader, address."""
-    rows = [
-        (r.name, r.role, r.pool, r.machine, r.swarm, "*" if r.leader else "", r.address) for r in cluster.status(name)
-    ]
+    report = cluster.status(name)
+    rows = [(r.name, r.role, r.pool, r.machine, r.swarm, "*" if r.leader else "", r.address) for r in report.nodes]
     widths = [max(len(str(v)) for v in column) for column in zip(COLUMNS, *rows, strict=True)]
     for row in (COLUMNS, *rows):
         click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    if report.routing_mesh is None:
+        click.echo("\nno master answers for the swarm: its membership is unknown.")
+    elif not report.routing_mesh:
+        click.echo("\nrouting mesh: unavailable (no IPVS in this kernel); publish ports with mode=host.")

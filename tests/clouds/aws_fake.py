@@ -249,7 +249,7 @@ class Harness(CloudHarness):
     def networks(self, cluster):
         return [vpc["VpcId"] for vpc in self.ec2.describe_vpcs(Filters=tag_filter(cluster))["Vpcs"]]
 
-    def _sources(self, cluster, protocol, port):
+    def port_sources(self, cluster, port, protocol="tcp"):
         sources = set()
         for group in self.ec2.describe_security_groups(Filters=tag_filter(cluster))["SecurityGroups"]:
             for permission in group["IpPermissions"]:
@@ -260,12 +260,6 @@ class Harness(CloudHarness):
                 sources |= {r["CidrIp"] for r in permission.get("IpRanges", [])}
                 sources |= {p["GroupId"] for p in permission.get("UserIdGroupPairs", [])}
         return sorted(sources)
-
-    def ssh_sources(self, cluster):
-        return self._sources(cluster, "tcp", 22)
-
-    def swarm_port_sources(self, cluster):
-        return self._sources(cluster, "tcp", 2377)
 
     def tagged_resources(self, cluster):
         found = [f"instance:{m['name']}" for m in self.machines(cluster)]

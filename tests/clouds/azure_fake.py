@@ -603,7 +603,7 @@ class Harness(CloudHarness):
         _, network, _ = self._clients
         return [v.name for v in network.virtual_networks.list_all() if self._ours(v, cluster)]
 
-    def _allowed_sources(self, cluster, port, protocol):
+    def port_sources(self, cluster, port, protocol="Tcp"):
         _, network, _ = self._clients
         sources = []
         for nsg in network.network_security_groups.list_all():
@@ -616,12 +616,6 @@ class Harness(CloudHarness):
                     sources += rule.source_address_prefixes or [rule.source_address_prefix]
                     sources += [asg.id for asg in rule.source_application_security_groups or []]
         return sources
-
-    def ssh_sources(self, cluster):
-        return self._allowed_sources(cluster, 22, "Tcp")
-
-    def swarm_port_sources(self, cluster):
-        return self._allowed_sources(cluster, 2377, "Tcp")
 
     def tagged_resources(self, cluster):
         resources, _, _ = self._clients

@@ -477,19 +477,13 @@ class Harness(CloudHarness):
     def networks(self, cluster):
         return [network.name for network in self._owned("NetworksClient", cluster)]
 
-    def _sources(self, cluster, protocol, port):
+    def port_sources(self, cluster, port, protocol="tcp"):
         sources = set()
         for firewall in self._owned("FirewallsClient", cluster):
             if firewall.direction == "INGRESS" and any(_opens(rule, protocol, port) for rule in firewall.allowed):
                 sources.update(firewall.source_ranges)
                 sources.update(firewall.source_tags)
         return sorted(sources)
-
-    def ssh_sources(self, cluster):
-        return self._sources(cluster, "tcp", 22)
-
-    def swarm_port_sources(self, cluster):
-        return self._sources(cluster, "tcp", 2377)
 
     def tagged_resources(self, cluster):
         region = ZONE.rsplit("-", 1)[0]

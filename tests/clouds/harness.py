@@ -48,14 +48,17 @@ class CloudHarness(ABC):
         """Names (or IDs) of the cluster's networks (VPC / network / VNet)."""
 
     @abstractmethod
-    def ssh_sources(self, cluster):
-        """Source address ranges the firewall opens port 22/tcp to."""
+    def port_sources(self, cluster, port):
+        """What the cluster's firewall rules let reach ``port``/tcp: address
+        ranges, and the groups or tags that stand for the cluster's members."""
 
-    @abstractmethod
+    def ssh_sources(self, cluster):
+        return self.port_sources(cluster, 22)
+
     def swarm_port_sources(self, cluster):
-        """What the firewall opens 2377/tcp to: must name only the cluster's
-        own members (a security group, a network tag, the VNet range),
-        never 0.0.0.0/0."""
+        """Must name only the cluster's own members (a security group, a
+        network tag, the VNet range), never 0.0.0.0/0."""
+        return self.port_sources(cluster, 2377)
 
     @abstractmethod
     def tagged_resources(self, cluster):

@@ -65,7 +65,8 @@ def test_a_second_run_changes_nothing(machines):
 def test_status_shows_every_node_with_its_role_and_the_leader(machines):
     result = flotilla("status", "--name", NAME)
     assert result.returncode == 0, result.stderr
-    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
+    table = result.stdout.split("\n\n")[0]
+    rows = {line.split()[0]: line.split() for line in table.splitlines()[1:]}
     assert set(rows) == MASTERS | set(AGENTS)
     leader = [h for h, m in machines.members(through=f"{NAME}-master-1").items() if m["leader"]]
     assert [h for h, row in rows.items() if "*" in row] == leader
