@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 SSH_TIMEOUT = 300
 NAME_PREFIX = {("master", "private"): "master", ("agent", "private"): "agent", ("agent", "public"): "public"}
+COUNT_KEYS = {"masters": ("master", "private"), "agents": ("agent", "private"), "public_agents": ("agent", "public")}
 
 
 def provider_for(spec, workspace):
@@ -38,16 +39,19 @@ def load_spec(name):
             f"there is no cluster '{name}' here ({workspace.path} does not exist); "
             "`flotilla provision` or `flotilla up` creates it."
         )
-    return build_spec(workspace.load_spec_data())
+    spec = build_spec(workspace.load_spec_data())
+    if spec.name != name:
+        # A copied directory would otherwise act on the cluster it names.
+        raise FlotillaError(
+            f"{workspace.spec_file} describes cluster '{spec.name}', not '{name}'; "
+            f"use --name {spec.name}, or remove the copy."
+        )
+    return spec
 
 
 def plan_nodes(spec, existing):
     """The machines to create so that the cluster has what ``spec`` asks."""
-    wanted = {
-        ("master", "private"): spec.masters,
-        ("agent", "private"): spec.agents,
-        ("agent", "public"): spec.public_agents,
-    }
+    wanted = {role_pool: getattr(spec, key) for key, role_pool in COUNT_KEYS.items()}
     names = {node.name for node in existing}
     requests = []
     for (role, pool), count in wanted.items():
@@ -70,19 +74,14 @@ def provision(spec, wait=True):
 
     A re-run finds the machines by their tags and creates only what is
     missing. When creation fails with a ProviderError, the machines this run
-    created are deleted again (and the shared resources, if the cluster had
-    no machine before), so that nothing is left half-made.
+    created are deleted again, and so are the shared resources when the
+    cluster has no machine at all, so that nothing is left half-made.
     """
     workspace = Workspace(spec.name)
-    if workspace.exists():
-        recorded = workspace.load_spec_data().get("provider")
-        if recorded != spec.provider:
-            raise FlotillaError(
-                f"cluster '{spec.name}' already exists on provider '{recorded}'; "
-                f"`flotilla down --name {spec.name}` it first, or choose another name."
-            )
     fresh = not workspace.exists()
     provider = provider_for(spec, workspace)
+    if not fresh:
+        _refuse_moving(spec, workspace.load_spec_data(), provider.location_options)
     try:
         provider.check()
     except ProviderError:
@@ -90,30 +89,76 @@ def provision(spec, wait=True):
             workspace.remove()
         raise
     workspace.save_spec(spec)
-    existing, requests = [], []
+    existing = None  # unknown until the platform has been asked
     try:
         provider.prepare()
         existing = provider.list_nodes()
+        _refuse_shrinking(spec, existing)
         requests = plan_nodes(spec, existing)
         if requests:
             log.info("creating %d machines: %s", len(requests), ", ".join(r.name for r in requests))
             provider.create_nodes(requests)
     except ProviderError:
-        _undo(provider, workspace, requests, fresh=fresh and not existing)
+        _undo(provider, workspace, existing, fresh)
         raise
     nodes = provider.list_nodes()
-    if wait and provider.boots_machines:
-        wait_for_ssh(nodes)
+    if provider.boots_machines:
+        stopped = sorted(n.name for n in nodes if n.state != "running")
+        if stopped:
+            raise FlotillaError(
+                f"{', '.join(stopped)} exist but are not running; start them, or take them out "
+                "with `flotilla remove`, then run again."
+            )
+        if wait:
+            wait_for_ssh(nodes)
     write_inventory(spec, workspace, provider, nodes)
     return workspace
 
 
-def _undo(provider, workspace, requests_made, fresh):
+def _refuse_moving(spec, recorded, location_options):
+    """A cluster stays where it was made: elsewhere is another cluster."""
+    if recorded.get("provider") != spec.provider:
+        raise FlotillaError(
+            f"cluster '{spec.name}' already exists on provider '{recorded.get('provider')}'; "
+            f"`flotilla down --name {spec.name}` it first, or choose another name."
+        )
+    was = recorded.get(spec.provider) or {}
+    for option in location_options:
+        now = getattr(spec.options, option)
+        if option in was and was[option] != now:
+            raise FlotillaError(
+                f"cluster '{spec.name}' lives in {spec.provider} {option} {was[option]!r}, not {now!r}; "
+                f"`flotilla down --name {spec.name}` it first, or choose another name."
+            )
+
+
+def _refuse_shrinking(spec, existing):
+    for key, (role, pool) in COUNT_KEYS.items():
+        have = sum(1 for node in existing if (node.role, node.pool) == (role, pool))
+        if have > getattr(spec, key):
+            raise FlotillaError(
+                f"cluster {spec.name} has {have} {key.replace('_', ' ')}, more than the {getattr(spec, key)} "
+                "asked for; `flotilla remove NODE` takes nodes out one at a time."
+            )
+
+
+def _undo(provider, workspace, existing, fresh):
+    """Delete what this run created, without touching what was there before.
+
+    Shared resources go only when no machine of the cluster is left: the
+    cluster may be alive even when this operator's files are new.
+    """
     log.warning("removing what this run created")
-    names = {r.name for r in requests_made}
-    provider.delete_nodes(sorted(names & {n.name for n in provider.list_nodes()}))
+    try:
+        if existing is not None:
+            before = {node.name for node in existing}
+            provider.delete_nodes(sorted({node.name for node in provider.list_nodes()} - before))
+        if fresh and not provider.list_nodes():
+            provider.cleanup()
+    except ProviderError as err:
+        log.warning("could not remove everything this run created (%s); `flotilla down` retries", err)
+        return
     if fresh:
-        provider.cleanup()
         workspace.remove()
 
 
@@ -162,10 +207,10 @@ def _ssh_banner(address, port=22):
         return False
 
 
-def up(spec, quiet=False):
+def up(spec):
     """Provision the cluster and run site.yml on it; a re-run converges."""
     workspace = provision(spec)
-    return runner.run_playbook(workspace.inventory_file, "site.yml", quiet=quiet)
+    return runner.run_playbook(workspace.inventory_file, "site.yml")
 
 
 def down(name):
@@ -237,7 +282,7 @@ def read_swarm(workspace):
     return next((report for report in result.results.values() if report.get("healthy")), {})
 
 
-def scale(name, masters=None, agents=None, public_agents=None, quiet=False):
+def scale(name, masters=None, agents=None, public_agents=None, allow_even_masters=None):
     """Grow the cluster to these totals: new machines, then scale.yml on them only."""
     spec = load_spec(name)
     asked = {"masters": masters, "agents": agents, "public_agents": public_agents}
@@ -251,12 +296,13 @@ def scale(name, masters=None, agents=None, public_agents=None, quiet=False):
             f"scale only grows a cluster ({', '.join(shrinking)}); remove nodes one at a "
             "time with `flotilla remove NODE`."
         )
-    grown = build_spec({**spec.to_dict(), **{k: v for k, v in asked.items() if v is not None}})
+    overrides = {**asked, "allow_even_masters": allow_even_masters}
+    grown = build_spec(spec.to_dict(), overrides)
     workspace = provision(grown)
-    return runner.run_playbook(workspace.inventory_file, "playbooks/scale.yml", quiet=quiet)
+    return runner.run_playbook(workspace.inventory_file, "playbooks/scale.yml")
 
 
-def remove(name, node, quiet=False):
+def remove(name, node):
     """Take ``node`` out of the swarm safely, then delete its machine."""
     spec = load_spec(name)
     workspace = Workspace(name)
@@ -265,17 +311,13 @@ def remove(name, node, quiet=False):
     machines = {n.name: n for n in provider.list_nodes()}
     if node not in machines:
         raise FlotillaError(f"cluster {name} has no machine {node}; `flotilla status --name {name}` lists them.")
-    runner.run_playbook(workspace.inventory_file, "playbooks/remove-node.yml", extravars={"node": node}, quiet=quiet)
+    runner.run_playbook(workspace.inventory_file, "playbooks/remove-node.yml", extravars={"node": node})
     provider.delete_nodes([node])
-    removed = machines.pop(node)
-    key = "masters" if removed.role == "master" else ("public_agents" if removed.pool == "public" else "agents")
-    # The spec follows, so that the next `flotilla up` does not bring it back.
-    smaller = build_spec(
-        {
-            **spec.to_dict(),
-            key: getattr(spec, key) - 1,
-            "allow_even_masters": spec.allow_even_masters or key == "masters",
-        }
-    )
+    del machines[node]
+    left = list(machines.values())
+    # The spec follows what is left, so that the next `flotilla up` does not
+    # bring the node back; fewer masters may leave an even number.
+    counts = {key: sum(1 for n in left if (n.role, n.pool) == role_pool) for key, role_pool in COUNT_KEYS.items()}
+    smaller = build_spec({**spec.to_dict(), **counts, "allow_even_masters": counts["masters"] % 2 == 0})
     workspace.save_spec(smaller)
-    write_inventory(smaller, workspace, provider, list(machines.values()))
+    write_inventory(smaller, workspace, provider, left)

@@ -17,9 +17,6 @@ class RunResult:
     stats: dict
     results: dict  # host -> the last task's result, for module runs
 
-    def changed(self):
-        return sum((self.stats.get("changed") or {}).values())
-
 
 def _envvars():
     # The ansible commands live beside the Python that runs flotilla (a
@@ -32,31 +29,31 @@ def _envvars():
     }
 
 
-def run_playbook(inventory, playbook, extravars=None, limit=None, quiet=False):
+def run_playbook(inventory, playbook, extravars=None):
     """Run ``playbook`` (a path relative to the project) and fail unless it passes."""
     result = _run(
         playbook=str(PROJECT_ROOT / playbook),
         inventory=str(inventory),
         extravars=extravars or {},
-        limit=limit,
-        quiet=quiet,
     )
     if result.rc != 0:
         failed = sorted(set(result.stats.get("failures") or {}) | set(result.stats.get("dark") or {}))
         where = f" on {', '.join(failed)}" if failed else ""
         reasons = [r.get("msg") for h, r in result.results.items() if h in failed and r.get("msg")]
-        why = f": {reasons[0]}" if reasons else "; the output above says why."
+        # A module's message may span lines; the CLI's error is one.
+        why = f": {' '.join(str(reasons[0]).split())}" if reasons else "; the output above says why."
         raise FlotillaError(f"{playbook} failed{where}{why}")
     return result
 
 
-def run_module(inventory, hosts, module, args=None):
-    """Run one module on ``hosts`` and return each host's result."""
+def run_module(inventory, hosts, module, args=None, check=False):
+    """Run one module on ``hosts`` (in check mode, with diff) and return each host's result."""
     return _run(
         module=module,
         module_args=" ".join(f"{k}={v}" for k, v in (args or {}).items()) or None,
         host_pattern=hosts,
         inventory=str(inventory),
+        cmdline="--check --diff" if check else None,
         quiet=True,
     )
 

@@ -13,8 +13,6 @@ import shutil
 from pathlib import Path
 
 import yaml
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,6 +50,9 @@ class Workspace:
 
     def ensure_keypair(self):
         """Return the cluster's OpenSSH public key, generating the pair once."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+
         key_file = self.private_key_file
         if not key_file.exists():
             key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -69,8 +70,11 @@ class Workspace:
         return key_file.with_suffix(".pub").read_text().strip()
 
     def write_inventory(self, text):
+        # Hand-written inventories copied here may hold passwords.
         self.path.mkdir(parents=True, exist_ok=True)
-        self.inventory_file.write_text(text)
+        fd = os.open(self.inventory_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
 
     def remove(self):
         shutil.rmtree(self.path, ignore_errors=True)

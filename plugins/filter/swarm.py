@@ -6,20 +6,23 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 
-def swarm_manager(hosts, hostvars, probe="master_swarm"):
+def swarm_manager(hosts, hostvars, allow_bootstrap=True, probe="master_swarm"):
     """The master to act through, from each master's cluster_info result.
 
     ``hosts`` are the masters that may be chosen; each one's result is read
     from its ``probe`` variable. A healthy manager of the existing swarm wins
-    (the leader first), wherever it stands in the inventory. Only when no
-    master belongs to a swarm is one chosen to found it: the first by name,
-    as any would do. Masters that could not be read (unreachable, or with no
-    engine yet) take no part.
+    (the leader first), wherever it stands in the inventory. A new swarm is
+    founded, on the first master by name, only when ``allow_bootstrap`` and
+    every master answered that it belongs to none: a master that could not be
+    read may be the one that holds the swarm.
     Returns ``{"host": <inventory name>, "bootstrap": <whether to found>}``.
     """
+    probes = {host: hostvars[host].get(probe) or {} for host in hosts}
     # A probe that did not run (unreachable, no engine yet) reports no "member".
-    reports = {host: hostvars[host].get(probe) or {} for host in hosts}
-    reports = {host: r for host, r in reports.items() if "member" in r}
+    reports = {host: r for host, r in probes.items() if "member" in r}
+    unread = {
+        host: " ".join(str(r.get("msg", "no answer")).split()) for host, r in probes.items() if host not in reports
+    }
     healthy = [host for host, r in reports.items() if r.get("healthy")]
     if healthy:
         swarms = {reports[h].get("swarm_id") for h in healthy}
@@ -37,8 +40,11 @@ def swarm_manager(hosts, hostvars, probe="master_swarm"):
             "is lost); bring enough managers back, or recover with `docker swarm init "
             "--force-new-cluster` on one of them, then run again."
         )
-    if not reports:
-        raise AnsibleFilterError("no master could be read to find the swarm: check that they are reachable.")
+    if unread or not reports:
+        why = "; ".join(f"{host}: {msg}" for host, msg in sorted(unread.items()))
+        raise AnsibleFilterError(f"no healthy master could be read to find the swarm ({why or 'no masters'}).")
+    if not allow_bootstrap:
+        raise AnsibleFilterError("no master belongs to a swarm yet; bootstrap the cluster with site.yml first.")
     return {"host": sorted(reports)[0], "bootstrap": True}
 
 

@@ -25,6 +25,9 @@ class Member:
     leader: bool = False
     labels: dict = field(default_factory=dict)
     addr: str = ""
+    # host:port of a manager's Raft endpoint; Status.Addr can be 0.0.0.0 on
+    # managers promoted from workers, so joins go through this one.
+    manager_addr: str = ""
 
     @property
     def manager(self):
@@ -68,6 +71,7 @@ def member_from_docker(attrs):
         leader=bool(manager_status.get("Leader")),
         labels=dict(spec.get("Labels") or {}),
         addr=status.get("Addr", ""),
+        manager_addr=manager_status.get("Addr", ""),
     )
 
 

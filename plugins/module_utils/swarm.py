@@ -11,6 +11,7 @@ import os
 import time
 
 from ansible_collections.flotilla.cluster.plugins.module_utils.membership import (
+    find,
     member_from_docker,
 )
 
@@ -31,8 +32,22 @@ LIVE_TASK_STATES = ("new", "pending", "assigned", "accepted", "preparing", "read
 
 def routing_mesh_available():
     """Whether this kernel has IPVS, which the swarm's routing mesh (service
-    VIPs, ingress-published ports) is built on; some kernels lack it."""
-    return os.path.exists("/proc/net/ip_vs")
+    VIPs, ingress-published ports) is built on; some kernels lack it. Docker
+    loads the module on first use, so a loaded module is not required."""
+    release = os.uname().release
+    return (
+        os.path.exists("/proc/net/ip_vs")
+        or os.path.exists("/sys/module/ip_vs")
+        or any(_lists_ipvs(f"/lib/modules/{release}/{name}") for name in ("modules.builtin", "modules.dep"))
+    )
+
+
+def _lists_ipvs(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return any("/ip_vs.ko" in line for line in handle)
+    except OSError:
+        return False
 
 
 class SwarmError(Exception):
@@ -68,6 +83,11 @@ class LocalEngine:
     def refresh(self):
         self._info = self.client.info()
 
+    def demotion_requested(self):
+        """Whether this manager's own node is already marked to become a worker."""
+        node = self._call("read this node", self.client.api.inspect_node, self.swarm.get("NodeID"))
+        return node["Spec"].get("Role") == "worker"
+
     def members(self):
         """Every member, as this manager sees them; fails without quorum."""
         try:
@@ -79,8 +99,10 @@ class LocalEngine:
         tokens = self._call("read the join tokens", self.client.api.inspect_swarm)["JoinTokens"]
         return {"worker": tokens["Worker"], "manager": tokens["Manager"]}
 
-    def manager_addresses(self):
-        return [m.addr + f":{SWARM_PORT}" for m in self.members() if m.reachable]
+    def manager_addresses(self, members):
+        """Where to join, the leader first: Docker tries only the first address."""
+        managers = sorted((m for m in members if m.reachable and m.manager_addr), key=lambda m: not m.leader)
+        return [m.manager_addr for m in managers]
 
     def init(self, advertise_addr):
         self._call(
@@ -113,6 +135,12 @@ class LocalEngine:
     def remove(self, member, force=False):
         self._call("remove the node", self.client.api.remove_node, member.id, force=force)
 
+    def member_named(self, hostname):
+        member = find(self.members(), hostname)
+        if member is None:
+            raise SwarmError(f"{hostname} disappeared from the member list during the change")
+        return member
+
     def running_tasks(self, member):
         tasks = self._call(
             "list the node's tasks",
@@ -120,6 +148,47 @@ class LocalEngine:
             filters={"node": member.id, "desired-state": "running"},
         )
         return [t for t in tasks if t.get("Status", {}).get("State") in LIVE_TASK_STATES]
+
+    def services_on(self, member):
+        """IDs of the services with a task on the member."""
+        return {task["ServiceID"] for task in self.running_tasks(member)}
+
+    def wait_role(self, hostname, swarm_role, timeout):
+        def settled():
+            member = self.member_named(hostname)
+            if swarm_role == "manager":
+                return member.manager and member.reachable
+            # The role in the spec changes at once; the node has left the Raft
+            # group (and can be removed) only once its manager status is gone.
+            return not member.manager and member.reachability is None
+
+        wait_until(settled, timeout, f"{hostname} is a {swarm_role}")
+
+    def wait_tasks_moved(self, member, services, timeout):
+        """Wait until the member runs no task and ``services`` run all theirs elsewhere."""
+
+        def moved():
+            if self.running_tasks(member):
+                return False
+            return all(self._service_running(service) for service in services)
+
+        wait_until(moved, timeout, f"the tasks of {member.hostname} run elsewhere")
+
+    def _service_running(self, service_id):
+        tasks = self._call(
+            "list the service's tasks",
+            self.client.api.tasks,
+            filters={"service": service_id, "desired-state": "running"},
+        )
+        return all(t.get("Status", {}).get("State") == "running" for t in tasks)
+
+    def wait_left(self, hostname, timeout):
+        """Whether the node went down (left) within ``timeout`` seconds."""
+        try:
+            wait_until(lambda: self.member_named(hostname).state != "ready", timeout, f"{hostname} has left")
+        except SwarmError:
+            return False
+        return True
 
     def _call(self, what, function, *args, **kwargs):
         try:

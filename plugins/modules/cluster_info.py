@@ -140,7 +140,7 @@ def read(engine, with_tokens):
         leader=leaders[0] if leaders else None,
         quorum=quorum(members).as_dict(),
         nodes=[m.summary() for m in sorted(members, key=lambda m: m.hostname)],
-        manager_addresses=engine.manager_addresses(),
+        manager_addresses=engine.manager_addresses(members),
     )
     if with_tokens:
         result["join_tokens"] = engine.join_tokens()

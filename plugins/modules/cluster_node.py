@@ -129,7 +129,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 node:
-  description: The node's membership after the change (in check mode, as it would be).
+  description:
+    - The node's membership after the change (in check mode, as it would be).
+    - On the node itself only C(member), C(id), C(hostname), C(role) and C(addr)
+      are known; a manager reports all of them. C(member=false) alone when it is not one.
   returned: always
   type: dict
   sample:
@@ -191,22 +194,36 @@ class NodeSide:
                 msg=f"state=drained runs on a manager, not on {self.params['name']} itself: "
                 "delegate the task to a healthy master."
             )
+        ignored = [key for key in ("role", "labels", "availability") if self.params[key] is not None]
+        if ignored:
+            self.module.fail_json(
+                msg=f"{', '.join(ignored)} can only be set from a manager: delegate this task to a healthy "
+                "master, or drop them from the node's own join step."
+            )
+        joining = state == "present" and not self.engine.member
+        if joining and not self.params["bootstrap"] and not (self.params["join_token"] and self.params["managers"]):
+            self.module.fail_json(
+                msg=f"{self.params['name']} is not a member yet: give join_token and managers "
+                "(flotilla.cluster.cluster_info on a healthy master returns both)."
+            )
         before = self._summary()
         actions = []
-        if state == "present" and not self.engine.member:
+        if joining:
             actions.append("create swarm" if self.params["bootstrap"] else "join")
             if not self.module.check_mode:
                 self._join()
         elif state == "absent" and self.engine.member:
             if self.engine.manager and not self.params["force"]:
-                self.module.fail_json(
-                    msg=f"{self.params['name']} is still a manager; demote it first from a healthy "
-                    "master (state=drained, role=agent) so that the managers keep their majority, "
-                    "or pass force=true."
-                )
+                self._wait_demoted()
             actions.append("leave")
             if not self.module.check_mode:
                 self.engine.leave(force=self.params["force"])
+
+                def gone():
+                    self.engine.refresh()
+                    return not self.engine.member
+
+                wait_until(gone, self.params["timeout"], f"{self.params['name']} has left the swarm")
         after = before
         if actions:
             after = {"member": state == "present"} if self.module.check_mode else self._summary()
@@ -221,11 +238,6 @@ class NodeSide:
         if self.params["bootstrap"]:
             self.engine.init(self.params["advertise_addr"])
         else:
-            if not self.params["join_token"] or not self.params["managers"]:
-                self.module.fail_json(
-                    msg=f"{self.params['name']} is not a member yet: give join_token and managers "
-                    "(flotilla.cluster.cluster_info on a healthy master returns both)."
-                )
             self.engine.join(self.params["managers"], self.params["join_token"], self.params["advertise_addr"])
 
         def active():
@@ -233,6 +245,22 @@ class NodeSide:
             return self.engine.member
 
         wait_until(active, self.params["timeout"], f"{self.params['name']} is an active member")
+
+    def _wait_demoted(self):
+        """A node demoted a moment ago still acts as a manager until it has
+        handed its Raft seat over; wait for that, but refuse a real manager."""
+        if not self.engine.demotion_requested():
+            self.module.fail_json(
+                msg=f"{self.params['name']} is still a manager; demote it first from a healthy "
+                "master (state=drained, role=agent) so that the managers keep their majority, "
+                "or pass force=true."
+            )
+
+        def demoted():
+            self.engine.refresh()
+            return not self.engine.manager
+
+        wait_until(demoted, self.params["timeout"], f"{self.params['name']} has handed its manager role over")
 
     def _summary(self):
         if not self.engine.member:
@@ -261,7 +289,7 @@ class ManagerSide:
     def run(self):
         members = self.engine.members()
         target = find(members, self.name)
-        result = {"quorum": _quorum_dict(members)}
+        result = {"quorum": quorum(members).as_dict()}
         before = target.summary() if target else dict(NOT_A_MEMBER)
         absent = self.params["state"] == "absent"
         after = self._absent(members, target) if absent else self._present(members, target)
@@ -279,7 +307,7 @@ class ManagerSide:
         verdict = check_change(members, self.name, new_role, force=self.params["force"])
         self.warnings.extend(verdict.warnings)
         if not verdict.allowed:
-            self.module.fail_json(msg=verdict.message, quorum=_quorum_dict(members))
+            self.module.fail_json(msg=verdict.message, quorum=quorum(members).as_dict())
 
     def _present(self, members, target):
         state = self.params["state"]
@@ -294,8 +322,12 @@ class ManagerSide:
                 msg=f"{self.name} is not a member of this swarm; join it first by running this "
                 "module on the node itself with join_token and managers."
             )
-        desired = desired_member(target, role, availability, self.params["labels"])
+        # Docker keeps label values as strings; `rack: 3` must compare equal next time.
+        labels = {str(k): str(v) for k, v in (self.params["labels"] or {}).items()}
+        desired = desired_member(target, role, availability, labels)
         if desired.role != target.role:
+            if role == MASTER and target.state != "ready" and not self.params["force"]:
+                target = self._wait_ready(target)
             self._guard(members, role)
             self.actions.append("promote" if role == MASTER else "demote")
         if desired.availability != target.availability:
@@ -304,13 +336,36 @@ class ManagerSide:
             self.actions.append("label")
         if self.module.check_mode:
             return desired.summary()
+        # Read before draining: once drained, the node's tasks no longer show.
+        draining = state == "drained" and target.state == "ready"
+        services = self.engine.services_on(target) if draining else set()
         if desired != target:
             self.engine.update(desired)
             if desired.role != target.role:
-                self._wait_role(desired.role)
-        if state == "drained" and target.state == "ready":
-            self._wait_tasks_moved(target)
-        return self._current().summary()
+                self.engine.wait_role(self.name, desired.role, self.params["timeout"])
+        if draining:
+            self.engine.wait_tasks_moved(target, services, self.params["timeout"])
+        return self.engine.member_named(self.name).summary()
+
+    def _wait_ready(self, target):
+        """A node is promoted only once it answers: a new leader calls every node
+        "unknown" until its first heartbeat, and a node promoted before it has
+        reconnected still dials the managers it knew, some of them gone."""
+        if self.module.check_mode:
+            return target
+        try:
+            wait_until(
+                lambda: self.engine.member_named(self.name).state == "ready",
+                self.params["timeout"],
+                f"{self.name} is ready",
+            )
+            return self.engine.member_named(self.name)
+        except SwarmError:
+            pass
+        self.module.fail_json(
+            msg=f"refusing to promote {self.name}: it is {target.state}, and a manager that does not "
+            "answer counts against the majority; bring it back first (or pass force: true)."
+        )
 
     def _absent(self, members, target):
         if target is None:
@@ -323,68 +378,28 @@ class ManagerSide:
         self.actions.append("remove")
         if self.module.check_mode:
             return dict(NOT_A_MEMBER)
+        services = self.engine.services_on(target) if target.state == "ready" else set()
         if target.manager or target.availability != "drain":
             self.engine.update(desired_member(target, AGENT, "drain"))
             if target.manager:
-                self._wait_role(SWARM_ROLE[AGENT])
+                self.engine.wait_role(self.name, SWARM_ROLE[AGENT], self.params["timeout"])
         if target.state == "ready":
-            self._wait_tasks_moved(target)
+            self.engine.wait_tasks_moved(target, services, self.params["timeout"])
             self._wait_left()
         for entry in members:
             if entry.hostname == self.name:
                 self.engine.remove(entry, force=self.params["force"])
         return dict(NOT_A_MEMBER)
 
-    def _current(self):
-        member = find(self.engine.members(), self.name)
-        if member is None:
-            raise SwarmError(f"{self.name} disappeared from the member list during the change")
-        return member
-
-    def _wait_role(self, swarm_role):
-        def settled():
-            member = self._current()
-            if swarm_role == "manager":
-                return member.manager and member.reachable
-            # The role in the spec changes at once; the node has left the Raft
-            # group (and can be removed) only once its manager status is gone.
-            return not member.manager and member.reachability is None
-
-        wait_until(settled, self.params["timeout"], f"{self.name} is a {swarm_role}")
-
-    def _wait_tasks_moved(self, target):
-        services = {t["ServiceID"] for t in self.engine.running_tasks(target)}
-
-        def moved():
-            if self.engine.running_tasks(target):
-                return False
-            return all(self._service_settled(service) for service in services)
-
-        wait_until(moved, self.params["timeout"], f"the tasks of {self.name} run elsewhere")
-
-    def _service_settled(self, service_id):
-        tasks = self.engine.client.api.tasks(filters={"service": service_id, "desired-state": "running"})
-        return all(t.get("Status", {}).get("State") == "running" for t in tasks)
-
     def _wait_left(self):
-        def down():
-            return self._current().state != "ready"
-
-        try:
-            wait_until(down, self.params["timeout"], f"{self.name} has left the swarm")
-        except SwarmError:
-            if not self.params["force"]:
-                raise SwarmError(
-                    f"{self.name} is still up and has not left the swarm; run this module on "
-                    f"{self.name} itself with state=absent first, or pass force=true to remove it anyway"
-                ) from None
-            self.warnings.append(
-                f"force: removing {self.name} while it still runs; its engine keeps a stale swarm state"
+        if self.engine.wait_left(self.name, self.params["timeout"]):
+            return
+        if not self.params["force"]:
+            raise SwarmError(
+                f"{self.name} is still up and has not left the swarm; run this module on "
+                f"{self.name} itself with state=absent first, or pass force=true to remove it anyway"
             )
-
-
-def _quorum_dict(members):
-    return quorum(members).as_dict()
+        self.warnings.append(f"force: removing {self.name} while it still runs; its engine keeps a stale swarm state")
 
 
 def _node_side(engine, params):

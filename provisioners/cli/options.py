@@ -3,7 +3,8 @@
 import click
 
 from provisioners.providers import NAMES
-from provisioners.spec import build_spec, read_spec_file
+from provisioners.spec import NAME_PATTERN, build_spec, read_spec_file
+from provisioners.workspace import Workspace
 
 DEFAULT_NAME = "flotilla"
 
@@ -25,9 +26,26 @@ def spec_options(command):
 
 
 def spec_from(spec_file, **overrides):
-    data = read_spec_file(spec_file) if spec_file else {}
+    """The spec from the file, or else the one the cluster was made from, with the flags over it.
+
+    Without a file, a re-run of `flotilla up --name N` keeps N's own counts
+    and provider rather than falling back to the defaults.
+    """
+    if spec_file:
+        data = read_spec_file(spec_file)
+    else:
+        workspace = Workspace(overrides.get("name") or DEFAULT_NAME)
+        data = workspace.load_spec_data() if workspace.exists() else {}
     return build_spec(data, overrides)
 
 
+def _check_name(ctx, param, value):
+    if not NAME_PATTERN.match(value):
+        raise click.BadParameter("use 2 to 32 lower-case letters, digits and '-', starting with a letter.")
+    return value
+
+
 def name_option(command):
-    return click.option("--name", default=DEFAULT_NAME, show_default=True, help="Cluster name.")(command)
+    return click.option("--name", default=DEFAULT_NAME, show_default=True, callback=_check_name, help="Cluster name.")(
+        command
+    )

@@ -11,9 +11,6 @@ from dataclasses import dataclass
 
 from provisioners.errors import FlotillaError
 
-ROLES = ("master", "agent")
-POOLS = ("private", "public")
-
 # Every resource a provider creates carries these, lower-case so that GCP
 # labels accept them too.
 TAG_CLUSTER = "flotilla-cluster"
@@ -46,7 +43,11 @@ class NodeRequest:
 
 @dataclass(frozen=True)
 class Node:
-    """A machine of the cluster as its platform reports it."""
+    """A machine of the cluster as its platform reports it.
+
+    ``state`` is "running" for a machine that is up; anything else is the
+    platform's own word for it (e.g. "exited", "stopped", "pending").
+    """
 
     name: str
     role: str
@@ -68,6 +69,9 @@ class Provider(ABC):
     Options = None
     #: the user Ansible logs in as
     ssh_user = "root"
+    #: options that say where the cluster lives: changing one would make a
+    #: second cluster elsewhere and lose track of the first
+    location_options = ()
     #: whether its machines may still be booting when create_nodes returns,
     #: so that provision waits for their sshd
     boots_machines = True

@@ -16,7 +16,6 @@ from tests.clouds.harness import Interrupted
 
 CLOUDS = ["aws", "gcp", "azure"]
 NAME = "ctest"
-ROLES = {"master": ("master", "private"), "agent": ("agent", "private"), "public": ("agent", "public")}
 
 
 @pytest.fixture(params=CLOUDS)
@@ -142,3 +141,25 @@ def test_missing_credentials_stop_before_anything_is_created(cloud):
     message = str(failure.value)
     assert "\n" not in message
     assert cloud.mutating_calls == 0
+
+
+def test_a_failed_run_from_new_files_leaves_a_live_cluster_alone(cloud, tmp_path, monkeypatch):
+    provision(cloud, masters=1, agents=1, public_agents=0)
+    # Another operator, or a fresh checkout: no local files, a live cluster.
+    monkeypatch.setenv("FLOTILLA_INVENTORIES", str(tmp_path / "elsewhere"))
+    cloud.fail_next("quota")
+    with pytest.raises(FlotillaError):
+        provision(cloud, masters=1, agents=2, public_agents=0)
+    assert len(cloud.machines(NAME)) == 2
+    assert len(cloud.networks(NAME)) == 1
+
+
+def test_deleting_what_is_already_gone_succeeds(cloud):
+    workspace = provision(cloud, masters=1, agents=1, public_agents=0)
+    provider = cluster.provider_for(spec_for(cloud, masters=1, agents=1, public_agents=0), workspace)
+    names = [node.name for node in provider.list_nodes()]
+    for _ in range(2):
+        provider.delete_nodes(names)
+        provider.cleanup()
+    assert cloud.machines(NAME) == []
+    assert cloud.tagged_resources(NAME) == []

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import docker
@@ -102,8 +103,13 @@ class Machines:
             "agents_public": set(agents["agents_public"]["hosts"] or {}),
         }
 
-    def assert_membership_matches_inventory(self, through):
+    def assert_membership_matches_inventory(self, through, settle=30):
+        # A new leader reports every node "unknown" until its first heartbeat.
+        deadline = time.monotonic() + settle
         members = self.members(through)
+        while {m["state"] for m in members.values()} != {"ready"} and time.monotonic() < deadline:
+            time.sleep(1)
+            members = self.members(through)
         groups = self.inventory_groups()
         assert {h for h, m in members.items() if m["role"] == "manager"} == groups["masters"]
         assert {h for h, m in members.items() if m["role"] == "worker"} == (

@@ -81,22 +81,57 @@ def test_remove_an_agent_moves_its_tasks(machines, client):
     assert busy not in nodes
 
 
+def test_promote_an_agent_and_demote_it_back(machines, client):
+    manager = next(iter(machines.inventory_groups()["masters"]))
+    promoted = next(iter(sorted(machines.inventory_groups()["agents_private"])))
+
+    def cluster_node(check=False, **args):
+        inventory = machines.workspace.inventory_file
+        result = runner.run_module(inventory, manager, "flotilla.cluster.cluster_node", args, check=check)
+        report = result.results[manager]
+        assert result.rc == 0, report.get("msg")
+        return report
+
+    def role_of(host):
+        return machines.members(through=manager)[host]["role"]
+
+    # Each change four ways, as Ansible's own modules are tested: check, apply,
+    # again (idempotent), again in check mode; the swarm is read after each.
+    for role, swarm_role in (("master", "manager"), ("agent", "worker")):
+        before = role_of(promoted)
+        checked = cluster_node(check=True, name=promoted, role=role)
+        assert checked["changed"] and checked["diff"]["after"]["role"] == role
+        assert role_of(promoted) == before
+        assert cluster_node(name=promoted, role=role)["changed"]
+        assert role_of(promoted) == swarm_role
+        assert not cluster_node(name=promoted, role=role)["changed"]
+        assert not cluster_node(check=True, name=promoted, role=role)["changed"]
+        if role == "master":
+            assert machines.members(through=manager)[promoted]["reachability"] == "reachable"
+    machines.assert_membership_matches_inventory(through=manager)
+
+
 def test_a_removal_that_would_break_quorum_is_refused_and_changes_nothing(machines, docker_client, client):
     dead = master(3)
     docker_client.containers.get(dead).stop()
 
-    def dead_is_unreachable():
-        """the stopped master is unreachable"""
-        return machines.members(through=master(1))[dead]["reachability"] == "unreachable"
+    def dead_is_down():
+        """the stopped master is down and unreachable"""
+        member = machines.members(through=master(1))[dead]
+        return member["state"] == "down" and member["reachability"] == "unreachable"
 
-    wait_for(dead_is_unreachable)
-    before = machines.members(through=master(1))
+    def membership():
+        members = machines.members(through=master(1))
+        return {host: (m["role"], m["availability"], m["labels"]) for host, m in members.items()}
+
+    wait_for(dead_is_down)
+    before = membership()
 
     result = flotilla("remove", "--name", NAME, master(2))
     assert result.returncode != 0
     assert "refusing" in result.stdout + result.stderr
 
-    assert machines.members(through=master(1)) == before
+    assert membership() == before
     assert docker_client.containers.get(master(2)).status == "running"
 
 
@@ -119,25 +154,6 @@ def test_remove_the_leader_elects_a_new_one(machines, client):
     members = machines.assert_membership_matches_inventory(through=survivor)
     assert old_leader not in members
     assert leader(members) == survivor
-
-
-def test_promote_an_agent_and_demote_it_back(machines, client):
-    manager = next(iter(machines.inventory_groups()["masters"]))
-    promoted = next(iter(sorted(machines.inventory_groups()["agents_private"])))
-
-    def cluster_node(**args):
-        result = runner.run_module(machines.workspace.inventory_file, manager, "flotilla.cluster.cluster_node", args)
-        assert result.rc == 0, result.results
-        return result.results[manager]
-
-    assert cluster_node(name=promoted, role="master")["changed"]
-    members = machines.members(through=manager)
-    assert members[promoted]["role"] == "manager"
-    assert members[promoted]["reachability"] == "reachable"
-    assert not cluster_node(name=promoted, role="master")["changed"]
-
-    assert cluster_node(name=promoted, role="agent")["changed"]
-    machines.assert_membership_matches_inventory(through=manager)
 
 
 def test_the_service_answered_throughout(client):

@@ -1,6 +1,8 @@
+import pytest
 import yaml
 
-from provisioners.cluster import plan_nodes
+from provisioners.cluster import _refuse_moving, plan_nodes
+from provisioners.errors import FlotillaError
 from provisioners.inventory import render
 from provisioners.providers.base import Node
 from provisioners.spec import build_spec
@@ -54,3 +56,13 @@ def test_inventory_groups_and_connection():
     assert public == {"ansible_host": "203.0.113.9", "flotilla_advertise_address": "10.0.0.9"}
     assert data["cluster"]["vars"]["ansible_user"] == "admin"
     assert "StrictHostKeyChecking=accept-new" in data["cluster"]["vars"]["ansible_ssh_common_args"]
+
+
+def test_a_cluster_cannot_move_to_another_provider_or_region():
+    spec = build_spec({"name": "demo", "provider": "aws", "aws": {"region": "eu-west-1"}})
+    recorded = spec.to_dict()
+    _refuse_moving(spec, recorded, ("region",))
+    with pytest.raises(FlotillaError, match="region 'us-east-1', not 'eu-west-1'"):
+        _refuse_moving(spec, {**recorded, "aws": {**recorded["aws"], "region": "us-east-1"}}, ("region",))
+    with pytest.raises(FlotillaError, match="already exists on provider 'local'"):
+        _refuse_moving(spec, {**recorded, "provider": "local"}, ("region",))

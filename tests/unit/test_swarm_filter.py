@@ -33,9 +33,23 @@ def test_no_swarm_anywhere_founds_one_on_the_first_by_name():
     assert choose(reports) == {"host": "m1", "bootstrap": True}
 
 
-def test_masters_that_could_not_be_read_take_no_part():
-    reports = {"m1": {"unreachable": True}, "m2": {"failed": False, "msg": "no docker"}, "m3": report("m3")}
-    assert choose(reports) == {"host": "m3", "bootstrap": True}
+def test_masters_that_could_not_be_read_take_no_part_in_the_choice():
+    reports = {"m1": {"unreachable": True, "msg": "timed out"}, "m2": report("m2", True, True, "m2")}
+    assert choose(reports) == {"host": "m2", "bootstrap": False}
+
+
+def test_no_swarm_is_founded_while_a_master_could_not_be_read():
+    # The unread master may be the one that holds the swarm.
+    reports = {"m1": {"unreachable": True, "msg": "timed out"}, "m2": {"failed": False, "msg": "no docker"}}
+    reports["m3"] = report("m3")
+    with pytest.raises(AnsibleFilterError, match="m1: timed out; m2: no docker"):
+        choose(reports)
+
+
+def test_scale_and_remove_never_found_a_swarm():
+    hostvars = {"m1": {"master_swarm": report("m1")}}
+    with pytest.raises(AnsibleFilterError, match="site.yml first"):
+        swarm_manager(["m1"], hostvars, allow_bootstrap=False)
 
 
 def test_lost_quorum_is_an_error_not_a_new_swarm():

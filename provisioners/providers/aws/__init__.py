@@ -6,6 +6,7 @@ boto3 takes a second to import, so it is imported on first use only.
 """
 
 import math
+import uuid
 
 from provisioners.progress import Progress
 from provisioners.providers.aws.caller import caller_cidr
@@ -29,6 +30,7 @@ WAIT_BATCH = 10
 
 class AwsProvider(Provider):
     Options = AwsOptions
+    location_options = ("region",)
 
     def __init__(self, spec, options, public_key):
         super().__init__(spec, options, public_key)
@@ -130,6 +132,9 @@ class AwsProvider(Provider):
         public = requests[0].pool == "public"
         tags = [{"Key": k, "Value": v} for k, v in requests[0].tags(self.cluster).items()]
         response = self.ec2.run_instances(
+            # botocore retries a timed-out call with the same arguments: the
+            # token makes EC2 answer the retry instead of launching again.
+            ClientToken=str(uuid.uuid4()),
             ImageId=self._image,
             InstanceType=self.options.instance_type,
             KeyName=shared.key_name,

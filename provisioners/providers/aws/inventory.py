@@ -18,6 +18,7 @@ hostnames:
 compose:
   ansible_host: public_ip_address | default(private_ip_address, true)
   ansible_user: "'{ssh_user}'"
+  ansible_become: true
   flotilla_advertise_address: private_ip_address
   flotilla_cluster_name: "'{cluster}'"
 leading_separator: false

@@ -25,6 +25,7 @@ from provisioners.providers.base import MANAGED_BY, TAG_CLUSTER, TAG_MANAGED_BY,
 
 class AzureProvider(Provider):
     Options = AzureOptions
+    location_options = ("subscription_id", "location")
 
     def __init__(self, spec, options, public_key):
         super().__init__(spec, options, public_key)

@@ -33,6 +33,7 @@ keyed_groups:
 hostvar_expressions:
   ansible_host: public_ipv4_addresses | first
   ansible_user: "'{ssh_user}'"
+  ansible_become: true
   flotilla_advertise_address: private_ipv4_addresses | first
   flotilla_cluster_name: "'{cluster}'"
 """

@@ -10,7 +10,16 @@ methods: the spec module imports this package to read GcpOptions.
 
 import uuid
 
-from provisioners.providers.base import TAG_CLUSTER, TAG_POOL, TAG_ROLE, Node, Provider, ProviderError
+from provisioners.providers.base import (
+    MANAGED_BY,
+    TAG_CLUSTER,
+    TAG_MANAGED_BY,
+    TAG_POOL,
+    TAG_ROLE,
+    Node,
+    Provider,
+    ProviderError,
+)
 from provisioners.providers.gcp import inventory
 from provisioners.providers.gcp.api import ComputeApi
 from provisioners.providers.gcp.errors import api_errors
@@ -30,6 +39,7 @@ class NotRunningYet(Exception):
 
 class GcpProvider(Provider):
     Options = GcpOptions
+    location_options = ("project", "zone")
 
     def __init__(self, spec, options, public_key):
         super().__init__(spec, options, public_key)
@@ -57,7 +67,7 @@ class GcpProvider(Provider):
         request = compute_v1.ListInstancesRequest(
             project=self.api.project,
             zone=self.options.zone,
-            filter=f'labels.{TAG_CLUSTER} = "{self.cluster}"',
+            filter=f'labels.{TAG_CLUSTER} = "{self.cluster}" AND labels.{TAG_MANAGED_BY} = "{MANAGED_BY}"',
         )
         with api_errors(self.api.project):
             instances = list(self.api.instances.list(request=request, retry=self.api.retry))

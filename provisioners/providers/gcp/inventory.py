@@ -21,16 +21,27 @@ zones:
 auth_kind: application
 filters:
   - labels.{tag_cluster} = "{cluster}"
+  - labels.managed-by = "flotilla"
 hostnames:
   - name
 compose:
   ansible_host: networkInterfaces[0].accessConfigs[0].natIP | default(networkInterfaces[0].networkIP)
+  ansible_user: "'{ssh_user}'"
+  ansible_become: true
   flotilla_advertise_address: networkInterfaces[0].networkIP
+  flotilla_cluster_name: "'{cluster}'"
 keyed_groups:
   # No prefix and no separator: the group is the key itself.
-  - key: "'masters' if labels['{tag_role}'] == 'master' else 'agents_' ~ labels['{tag_pool}']"
+  # masters and agents, children of cluster
+  - key: labels['{tag_role}'] ~ 's'
     prefix: ""
     separator: ""
+    parent_group: cluster
+  # agents_private and agents_public, children of agents
+  - key: "('agents_' ~ labels['{tag_pool}']) if labels['{tag_role}'] == 'agent' else ''"
+    prefix: ""
+    separator: ""
+    parent_group: agents
 """
 
 
@@ -44,5 +55,6 @@ def render(cluster, options):
         tag_cluster=TAG_CLUSTER,
         tag_role=TAG_ROLE,
         tag_pool=TAG_POOL,
+        ssh_user=options.ssh_user,
     )
     return FILE_NAME, text

@@ -8,7 +8,6 @@ cluster's name, and only labelled objects are ever touched.
 
 import contextlib
 import dataclasses
-import logging
 import time
 
 from provisioners.providers.base import (
@@ -23,8 +22,6 @@ from provisioners.providers.base import (
 )
 from provisioners.providers.local.image import ensure_image
 from provisioners.providers.local.machine import create_machine, engine_volume
-
-log = logging.getLogger(__name__)
 
 BOOT_TIMEOUT = 60
 
@@ -78,16 +75,21 @@ class LocalProvider(Provider):
                     pool=labels[TAG_POOL],
                     address=address,
                     private_address=address,
-                    state="running" if container.status == "running" else container.status,
+                    state=container.status,
                 )
             )
         return sorted(nodes, key=lambda node: node.name)
 
     def create_nodes(self, requests):
-        for request in requests:
-            self._create(request)
-        for request in requests:
-            self._wait_booted(request.name)
+        import docker.errors
+
+        try:
+            for request in requests:
+                self._create(request)
+            for request in requests:
+                self._wait_booted(request.name)
+        except docker.errors.APIError as err:
+            raise ProviderError(f"the Docker engine refused to create a machine: {err.explanation or err}.") from None
 
     def _create(self, request):
         create_machine(

@@ -14,6 +14,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from provisioners.providers.base import ProviderError
+
 IMAGE = "flotilla/node"
 RECIPE_LABEL = "org.flotilla.recipe"
 
@@ -86,13 +88,21 @@ def ensure_image(client):
     if client.images.list(name=ref):
         return ref
     if shutil.which("debootstrap") is None:
-        raise RuntimeError(
+        raise ProviderError(
             "debootstrap is not installed, and the local machines' image is built "
             "with it: run `apt-get install -y debootstrap` (or `make setup`)."
         )
     log.info("building the base image %s from Debian packages (about 90 s)", ref)
     with tempfile.TemporaryDirectory(prefix="flotilla-rootfs-") as tmp:
         rootfs = Path(tmp)
+        _debootstrap(rootfs)
+        _customize(rootfs)
+        _import(client, rootfs, ref)
+    return ref
+
+
+def _debootstrap(rootfs):
+    try:
         subprocess.run(
             [
                 "debootstrap",
@@ -105,9 +115,11 @@ def ensure_image(client):
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        _customize(rootfs)
-        _import(client, rootfs, ref)
-    return ref
+    except subprocess.CalledProcessError as err:
+        raise ProviderError(
+            f"debootstrap could not build the machines' image (exit {err.returncode}; its messages are "
+            f"above): check that {MIRROR} can be reached, then run again."
+        ) from None
 
 
 def _customize(rootfs):
@@ -149,4 +161,4 @@ def _import(client, rootfs, ref):
             ],
         )
     if tar.returncode:
-        raise RuntimeError(f"packing the image's root file system failed ({tar.returncode})")
+        raise ProviderError(f"packing the image's root file system failed (tar exit {tar.returncode}).")
