@@ -79,9 +79,10 @@ def provision(spec, wait=True):
     """
     workspace = Workspace(spec.name)
     fresh = not workspace.exists()
+    recorded = None if fresh else workspace.load_spec_data()
     provider = provider_for(spec, workspace)
     if not fresh:
-        _refuse_moving(spec, workspace.load_spec_data(), provider.location_options)
+        _refuse_moving(spec, recorded, provider.location_options)
     try:
         provider.check()
     except ProviderError:
@@ -98,8 +99,11 @@ def provision(spec, wait=True):
         if requests:
             log.info("creating %d machines: %s", len(requests), ", ".join(r.name for r in requests))
             provider.create_nodes(requests)
-    except ProviderError:
+    except FlotillaError:
         _undo(provider, workspace, existing, fresh)
+        if recorded is not None:
+            # The cluster is as it was, and so is the spec that describes it.
+            workspace.save_spec_data(recorded)
         raise
     nodes = provider.list_nodes()
     if provider.boots_machines:
@@ -148,11 +152,13 @@ def _undo(provider, workspace, existing, fresh):
     Shared resources go only when no machine of the cluster is left: the
     cluster may be alive even when this operator's files are new.
     """
-    log.warning("removing what this run created")
     try:
         if existing is not None:
             before = {node.name for node in existing}
-            provider.delete_nodes(sorted({node.name for node in provider.list_nodes()} - before))
+            created = sorted({node.name for node in provider.list_nodes()} - before)
+            if created:
+                log.warning("removing what this run created: %s", ", ".join(created))
+                provider.delete_nodes(created)
         if fresh and not provider.list_nodes():
             provider.cleanup()
     except ProviderError as err:

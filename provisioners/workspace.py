@@ -42,8 +42,11 @@ class Workspace:
         return self.spec_file.exists()
 
     def save_spec(self, spec):
+        self.save_spec_data(spec.to_dict())
+
+    def save_spec_data(self, data):
         self.path.mkdir(parents=True, exist_ok=True)
-        self.spec_file.write_text(yaml.safe_dump(spec.to_dict(), sort_keys=False))
+        self.spec_file.write_text(yaml.safe_dump(data, sort_keys=False))
 
     def load_spec_data(self):
         return yaml.safe_load(self.spec_file.read_text())

@@ -163,3 +163,12 @@ def test_deleting_what_is_already_gone_succeeds(cloud):
         provider.cleanup()
     assert cloud.machines(NAME) == []
     assert cloud.tagged_resources(NAME) == []
+
+
+def test_a_smaller_spec_is_refused_and_the_cluster_and_its_spec_stay(cloud):
+    workspace = provision(cloud, masters=1, agents=2, public_agents=0)
+    saved = workspace.spec_file.read_text()
+    with pytest.raises(FlotillaError, match="flotilla remove"):
+        provision(cloud, masters=1, agents=1, public_agents=0)
+    assert len(cloud.machines(NAME)) == 3
+    assert workspace.spec_file.read_text() == saved

@@ -159,5 +159,6 @@ def test_remove_the_leader_elects_a_new_one(machines, client):
 def test_the_service_answered_throughout(client):
     thread = client["thread"]
     thread.stop()
+    print(f"the service answered {thread.requests - thread.failures} of {thread.requests} requests")
     assert thread.requests > 100
     assert thread.failures == 0

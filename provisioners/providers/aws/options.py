@@ -1,8 +1,9 @@
 """The `aws:` section of the cluster spec."""
 
 import dataclasses
-import ipaddress
 import re
+
+from provisioners.providers.checks import check_ports, ipv4_range
 
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 IMAGE_PATTERN = re.compile(r"^ami-[0-9a-f]{8,17}$")
@@ -34,25 +35,10 @@ class AwsOptions:
         if self.image is not None and not (isinstance(self.image, str) and IMAGE_PATTERN.match(self.image)):
             raise ValueError(f"image {self.image!r} is not an AMI id such as ami-0123456789abcdef0.")
         if self.ssh_cidr is not None:
-            _ipv4_network("ssh_cidr", self.ssh_cidr)
-        vpc = _ipv4_network("vpc_cidr", self.vpc_cidr)
+            ipv4_range("ssh_cidr", self.ssh_cidr)
+        vpc = ipv4_range("vpc_cidr", self.vpc_cidr)
         if not vpc.is_private or not 16 <= vpc.prefixlen <= 24:
             raise ValueError(f"vpc_cidr {self.vpc_cidr} must be a private range from /16 to /24, such as 10.42.0.0/16.")
         if not isinstance(self.ssh_user, str) or not self.ssh_user:
             raise ValueError("ssh_user must name the image's login user, such as admin for Debian.")
-        ports = self.public_ports
-        if not isinstance(ports, list) or not all(_is_port(p) for p in ports):
-            raise ValueError(f"public_ports must be a list of TCP port numbers from 1 to 65535, not {ports!r}.")
-
-
-def _ipv4_network(key, value):
-    try:
-        return ipaddress.IPv4Network(value)
-    except (ValueError, TypeError):
-        raise ValueError(
-            f"{key} {value!r} is not an IPv4 range with its host bits zero, such as 203.0.113.0/24."
-        ) from None
-
-
-def _is_port(value):
-    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
+        check_ports("public_ports", self.public_ports)

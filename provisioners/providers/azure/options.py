@@ -12,8 +12,9 @@ azure:
 """
 
 import dataclasses
-import ipaddress
 import re
+
+from provisioners.providers.checks import check_ports, ipv4_range
 
 # Azure's rules for a Linux admin user name, and the names it reserves.
 _USER_PATTERN = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
@@ -43,11 +44,10 @@ class AzureOptions:
         if len(parts) != 4 or not all(parts):
             raise ValueError(f"image must read publisher:offer:sku:version, like {DEFAULT_IMAGE}, not {self.image!r}.")
         if self.ssh_cidr is not None:
-            _network("ssh_cidr", self.ssh_cidr)
-        if _network("vnet_cidr", self.vnet_cidr).num_addresses < 16:
+            ipv4_range("ssh_cidr", self.ssh_cidr)
+        if ipv4_range("vnet_cidr", self.vnet_cidr).num_addresses < 16:
             raise ValueError(f"vnet_cidr {self.vnet_cidr} is too small for a subnet; use a /28 or larger range.")
-        if not isinstance(self.public_ports, list) or not all(_whole(p) and 0 < p < 65536 for p in self.public_ports):
-            raise ValueError(f"public_ports must be a list of port numbers, not {self.public_ports!r}.")
+        check_ports("public_ports", self.public_ports)
         user = self.ssh_user
         if not isinstance(user, str) or not _USER_PATTERN.match(user) or user in _RESERVED_USERS:
             raise ValueError(
@@ -61,13 +61,6 @@ class AzureOptions:
     def image_reference(self):
         publisher, offer, sku, version = self.image.split(":")
         return {"publisher": publisher, "offer": offer, "sku": sku, "version": version}
-
-
-def _network(key, value):
-    try:
-        return ipaddress.ip_network(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{key} must be an address range such as 203.0.113.7/32, not {value!r}.") from None
 
 
 def _whole(value):

@@ -12,8 +12,9 @@ gcp:
 """
 
 import dataclasses
-import ipaddress
 import re
+
+from provisioners.providers.checks import check_ports, ipv4_range
 
 # GCP's own rules: project IDs (optionally domain-scoped), zone names, and
 # the user names its guest environment accepts in `ssh-keys`.
@@ -48,26 +49,13 @@ class GcpOptions:
             if not isinstance(getattr(self, key), str) or not getattr(self, key):
                 raise ValueError(f"{key} must be a non-empty string.")
         if self.ssh_cidr is not None:
-            _ipv4_network("ssh_cidr", self.ssh_cidr)
-        _ipv4_network("subnet_cidr", self.subnet_cidr)
+            ipv4_range("ssh_cidr", self.ssh_cidr)
+        ipv4_range("subnet_cidr", self.subnet_cidr)
         if not isinstance(self.ssh_user, str) or not USER_PATTERN.match(self.ssh_user):
             raise ValueError(f"ssh_user {self.ssh_user!r} must be a lower-case Linux user name.")
-        ports = self.public_ports
-        if not isinstance(ports, list) or not all(_is_port(port) for port in ports):
-            raise ValueError(f"public_ports must be a list of port numbers from 1 to 65535, not {ports!r}.")
+        check_ports("public_ports", self.public_ports)
 
     @property
     def region(self):
         """The region the zone lies in, where the subnetwork must be."""
         return self.zone.rsplit("-", 1)[0]
-
-
-def _ipv4_network(key, value):
-    try:
-        ipaddress.IPv4Network(value)
-    except (ipaddress.AddressValueError, ipaddress.NetmaskValueError, ValueError, TypeError):
-        raise ValueError(f"{key} {value!r} is not an IPv4 range such as 203.0.113.0/24 (no host bits set).") from None
-
-
-def _is_port(value):
-    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
