@@ -630,19 +630,6 @@ class Harness(CloudHarness):
         with self.fake.lock:
             self.fake.interrupt_at = self.fake.machine_creates + creates
 
-    @property
-    def failed_calls(self):
-        return self.fake.failed_calls
-
-    @property
-    def mutating_calls(self):
-        return self.fake.mutating_calls
-
-    @property
-    def total_calls(self):
-        """Every request the fake received, token requests and polls included."""
-        return self.fake.total_calls
-
     @contextlib.contextmanager
     def without_credentials(self):
         saved = {name: os.environ.pop(name, None) for name in CREDENTIALS}

@@ -502,19 +502,6 @@ class Harness(CloudHarness):
     def interrupt_after(self, creates):
         self.fake.schedule([None] * creates + ["interrupt"])
 
-    @property
-    def failed_calls(self):
-        return self.fake.failed_calls
-
-    @property
-    def mutating_calls(self):
-        return self.fake.mutating_calls
-
-    @property
-    def total_calls(self):
-        """Every request the fake answered: Compute's and the token endpoint's."""
-        return self.fake.total_calls
-
     @contextlib.contextmanager
     def without_credentials(self):
         # No key file named, an empty gcloud configuration, and (see the fake)

@@ -20,11 +20,6 @@ class Interrupted(BaseException):
 class CloudHarness(ABC):
     #: the provider's name in the spec
     provider = None
-    #: Optional, read by bench/cloud_scale.py: how many requests of any kind
-    #: (reads, writes, retries, polls, injected failures) reached the fake so
-    #: far. A harness that counts them overrides this with a property; the
-    #: bench reports null for one that leaves it None.
-    total_calls = None
 
     def __enter__(self):
         """Start the fake (and any credentials the SDK needs to find)."""
@@ -74,16 +69,25 @@ class CloudHarness(ABC):
     def interrupt_after(self, creates):
         """Raise Interrupted on the machine-creating call after ``creates`` calls."""
 
+    # The counters below read a REST fake's own (``self.fake``); a harness
+    # that counts elsewhere overrides them.
+
     @property
-    @abstractmethod
     def failed_calls(self):
         """How many requests the fake answered with an injected failure."""
+        return self.fake.failed_calls
 
     @abstractmethod
     def without_credentials(self):
         """A context in which the SDK's credential chain finds nothing."""
 
     @property
-    @abstractmethod
     def mutating_calls(self):
         """How many create/delete/update requests reached the fake so far."""
+        return self.fake.mutating_calls
+
+    @property
+    def total_calls(self):
+        """How many requests of any kind (reads, writes, retries, polls,
+        injected failures) reached the fake; bench/cloud_scale.py reads it."""
+        return self.fake.total_calls
