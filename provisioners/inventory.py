@@ -1,4 +1,6 @@
-"""The static Ansible inventory every provider writes.
+"""The static Ansible inventory the providers that make machines write.
+
+(Bare metal keeps the user's own inventory instead: see own_inventory.)
 
 Groups: masters, and agents with children agents_private and agents_public,
 all under cluster: the same groups a hand-written inventory uses.
