@@ -1,15 +1,25 @@
 """Flotilla's library API: what every `flotilla` subcommand calls.
 
-spec = build_spec({"name": "demo"})
-up(spec)              # machines, inventory, then site.yml
-status("demo")        # every node: role, state, leader, address
-down("demo")          # every machine and resource of the cluster, gone
+    spec = build_spec({"name": "demo"})
+    up(spec)              # machines, inventory, then site.yml
+    status(spec)          # every machine found by its tags, with its membership
+    scale(spec, agents=4) # grow to these totals; returns the machines listed afterwards
+    remove(spec, "demo-agent-2")
+    down(spec)            # every machine and resource, deleted and read back as gone
+
+The provider is the truth: machines are found by their tags, where the spec
+says the cluster lives (provider, its location, the name). The files kept on
+this machine (see workspace) are a convenience: status, scale, remove and
+down need only the spec, and the cluster's SSH key where a machine must be
+reached. No command reports an outcome it has not read back.
 """
 
 import logging
 import socket
 import time
 from dataclasses import dataclass
+
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import KINDS
 
 from provisioners import inventory, runner
 from provisioners.errors import FlotillaError
@@ -22,22 +32,23 @@ from provisioners.workspace import Workspace
 log = logging.getLogger(__name__)
 
 SSH_TIMEOUT = 300
-NAME_PREFIX = {("master", "private"): "master", ("agent", "private"): "agent", ("agent", "public"): "public"}
-COUNT_KEYS = {"masters": ("master", "private"), "agents": ("agent", "private"), "public_agents": ("agent", "public")}
 
 
-def provider_for(spec, workspace):
-    public_key = workspace.ensure_keypair()
-    return provider_class(spec.provider)(spec, spec.options, public_key)
+def provider_for(spec, workspace, generate_key=False):
+    """The spec's provider. Only provision makes machines, so only it asks to
+    ``generate_key``; the others get the key found here, or None."""
+    cls = provider_class(spec.provider)
+    public_key = workspace.ensure_keypair() if generate_key and cls.uses_cluster_key else workspace.public_key()
+    return cls(spec, spec.options, public_key)
 
 
 def load_spec(name):
-    """The spec a cluster was provisioned from."""
+    """The spec a cluster was last provisioned from, as remembered on this machine."""
     workspace = Workspace(name)
     if not workspace.exists():
         raise FlotillaError(
-            f"there is no cluster '{name}' here ({workspace.path} does not exist); "
-            "`flotilla provision` or `flotilla up` creates it."
+            f"this machine remembers no cluster '{name}' ({workspace.spec_file} does not exist); "
+            "give its spec with -f SPEC (or --provider and --name)."
         )
     spec = build_spec(workspace.load_spec_data())
     if spec.name != name:
@@ -49,26 +60,30 @@ def load_spec(name):
     return spec
 
 
+def counts(nodes):
+    """How many machines of each kind, keyed by the spec's count keys."""
+    return {kind.count_key: sum(1 for n in nodes if (n.role, n.pool) == (kind.role, kind.pool)) for kind in KINDS}
+
+
 def plan_nodes(spec, existing):
     """The machines to create so that the cluster has what ``spec`` asks."""
-    wanted = {role_pool: getattr(spec, key) for key, role_pool in COUNT_KEYS.items()}
     names = {node.name for node in existing}
+    have = counts(existing)
     requests = []
-    for (role, pool), count in wanted.items():
-        have = sum(1 for node in existing if (node.role, node.pool) == (role, pool))
+    for kind in KINDS:
         index = 0
-        for _ in range(count - have):
+        for _ in range(getattr(spec, kind.count_key) - have[kind.count_key]):
             index += 1
-            while f"{spec.name}-{NAME_PREFIX[role, pool]}-{index}" in names:
+            while f"{spec.name}-{kind.name_prefix}-{index}" in names:
                 index += 1
-            name = f"{spec.name}-{NAME_PREFIX[role, pool]}-{index}"
+            name = f"{spec.name}-{kind.name_prefix}-{index}"
             names.add(name)
-            requests.append(NodeRequest(name=name, role=role, pool=pool))
+            requests.append(NodeRequest(name=name, role=kind.role, pool=kind.pool))
     return requests
 
 
 def provision(spec, wait=True):
-    """Create the machines ``spec`` asks for (those missing) and write the inventory.
+    """Create the machines ``spec`` asks for (those missing) and return the inventory's path.
 
     With ``wait`` it returns once every machine answers SSH.
 
@@ -80,7 +95,7 @@ def provision(spec, wait=True):
     workspace = Workspace(spec.name)
     fresh = not workspace.exists()
     recorded = None if fresh else workspace.load_spec_data()
-    provider = provider_for(spec, workspace)
+    provider = provider_for(spec, workspace, generate_key=True)
     if not fresh:
         _refuse_moving(spec, recorded, provider.location_options)
     try:
@@ -115,8 +130,7 @@ def provision(spec, wait=True):
             )
         if wait:
             wait_for_ssh(nodes)
-    write_inventory(spec, workspace, provider, nodes)
-    return workspace
+    return write_inventory(spec, workspace, provider, nodes)
 
 
 def _refuse_moving(spec, recorded, location_options):
@@ -137,12 +151,12 @@ def _refuse_moving(spec, recorded, location_options):
 
 
 def _refuse_shrinking(spec, existing):
-    for key, (role, pool) in COUNT_KEYS.items():
-        have = sum(1 for node in existing if (node.role, node.pool) == (role, pool))
-        if have > getattr(spec, key):
+    have = counts(existing)
+    for kind in KINDS:
+        if have[kind.count_key] > getattr(spec, kind.count_key):
             raise FlotillaError(
-                f"cluster {spec.name} has {have} {key.replace('_', ' ')}, more than the {getattr(spec, key)} "
-                "asked for; `flotilla remove NODE` takes nodes out one at a time."
+                f"cluster {spec.name} has {have[kind.count_key]} {kind.words}, more than the "
+                f"{getattr(spec, kind.count_key)} asked for; `flotilla remove NODE` takes nodes out one at a time."
             )
 
 
@@ -169,11 +183,16 @@ def _undo(provider, workspace, existing, fresh):
 
 
 def write_inventory(spec, workspace, provider, nodes):
-    text = provider.own_inventory() or inventory.render(
+    """The inventory Ansible runs with: the provider's own (bare metal: the
+    user's file, as it is), or one written here from the machines listed."""
+    own = provider.inventory_path()
+    if own is not None:
+        return own
+    text = inventory.render(
         spec,
         nodes,
         key_file=workspace.private_key_file,
-        known_hosts_file=workspace.private_key_file.parent / "known_hosts",
+        known_hosts_file=workspace.known_hosts_file,
         ssh_user=provider.ssh_user,
     )
     workspace.write_inventory(text)
@@ -181,6 +200,27 @@ def write_inventory(spec, workspace, provider, nodes):
     if sample:
         filename, content = sample
         (workspace.path / filename).write_text(content)
+    return workspace.inventory_file
+
+
+def _missing_key(spec, workspace, provider):
+    """Why Ansible cannot reach the machines from here, or None when it can."""
+    if not provider.uses_cluster_key or workspace.public_key() is not None:
+        return None
+    return (
+        f"the SSH key of cluster {spec.name} is not on this machine ({workspace.private_key_file}) "
+        "and its machines accept no other"
+    )
+
+
+def _reachable_inventory(spec, workspace, provider, nodes, doing):
+    """The inventory, written from the machines listed now; one sentence when the key is missing."""
+    missing = _missing_key(spec, workspace, provider)
+    if missing:
+        raise FlotillaError(
+            f"cannot {doing}: {missing}; run it where the cluster was made, or copy {workspace.path} here."
+        )
+    return write_inventory(spec, workspace, provider, nodes)
 
 
 def wait_for_ssh(nodes, timeout=SSH_TIMEOUT):
@@ -215,22 +255,46 @@ def _ssh_banner(address, port=22):
 
 def up(spec):
     """Provision the cluster and run site.yml on it; a re-run converges."""
-    workspace = provision(spec)
-    return runner.run_playbook(workspace.inventory_file, "site.yml")
+    return runner.run_playbook(provision(spec), "site.yml")
 
 
-def down(name):
-    """Delete every machine and shared resource of the cluster, then its files."""
-    workspace = Workspace(name)
-    if not workspace.exists():
-        log.info("cluster %s has no files here; nothing to delete", name)
-        return
-    spec = load_spec(name)
+def _listed(spec, workspace=None):
+    workspace = workspace or Workspace(spec.name)
     provider = provider_for(spec, workspace)
     provider.check()
-    provider.delete_nodes([node.name for node in provider.list_nodes()])
+    return workspace, provider, provider.list_nodes()
+
+
+def _require_machines(spec, nodes):
+    if not nodes:
+        raise FlotillaError(
+            f"{spec.provider} lists no machine of cluster {spec.name}; check the spec's name and "
+            f"{spec.provider} section, or create it with `flotilla up`."
+        )
+
+
+def down(spec):
+    """Delete every machine and shared resource of the cluster, found by its
+    tags, then its files here; twice is fine.
+
+    Returns True once the provider, asked again, lists nothing of the
+    cluster, and False for bare metal, whose machines are only forgotten.
+    Raises FlotillaError naming what remains, keeping the files, otherwise.
+    """
+    workspace, provider, nodes = _listed(spec)
+    if not provider.owns_machines:
+        workspace.remove()
+        return False
+    provider.delete_nodes([node.name for node in nodes])
     provider.cleanup()
+    remains = provider.remains()
+    if remains:
+        raise FlotillaError(
+            f"cluster {spec.name} is not gone: {spec.provider} still lists {', '.join(remains)}; "
+            "run `flotilla down` again, or delete them yourself."
+        )
     workspace.remove()
+    return True
 
 
 @dataclass(frozen=True)
@@ -247,22 +311,23 @@ class NodeStatus:
 @dataclass(frozen=True)
 class ClusterStatus:
     nodes: list
-    routing_mesh: bool | None  # None: no healthy master answered
+    routing_mesh: bool | None  # None: no healthy master answered, or none could be asked
+    unreadable: str | None = None  # why the membership could not be asked for at all
 
 
-def status(name):
-    """Every machine of the cluster, with its membership as a master reports it."""
-    spec = load_spec(name)
-    workspace = Workspace(name)
-    provider = provider_for(spec, workspace)
-    provider.check()
-    nodes = provider.list_nodes()
-    report = read_swarm(workspace)
+def status(spec):
+    """Every machine of the cluster, found by its tags, with its membership as a master reports it."""
+    workspace, provider, nodes = _listed(spec)
+    _require_machines(spec, nodes)
+    unreadable = _missing_key(spec, workspace, provider)
+    report = {} if unreadable else read_swarm(write_inventory(spec, workspace, provider, nodes))
     members = {node["hostname"]: node for node in report.get("nodes", [])}
     rows = []
     for node in nodes:
         member = members.get(node.name)
-        if member is None:
+        if unreadable:
+            swarm = "unknown"
+        elif member is None:
             swarm = "not a member"
         else:
             swarm = f"{member['state']}/{member['availability']}"
@@ -279,51 +344,84 @@ def status(name):
                 address=node.address,
             )
         )
-    return ClusterStatus(nodes=rows, routing_mesh=report.get("routing_mesh"))
+    return ClusterStatus(nodes=rows, routing_mesh=report.get("routing_mesh"), unreadable=unreadable)
 
 
-def read_swarm(workspace):
+def read_swarm(inventory_file):
     """cluster_info's report from the first healthy master; {} if none answers."""
-    result = runner.run_module(workspace.inventory_file, "masters", "flotilla.cluster.cluster_info")
+    result = runner.run_module(inventory_file, "masters", "flotilla.cluster.cluster_info")
     return next((report for report in result.results.values() if report.get("healthy")), {})
 
 
-def scale(name, masters=None, agents=None, public_agents=None, allow_even_masters=None):
-    """Grow the cluster to these totals: new machines, then scale.yml on them only."""
-    spec = load_spec(name)
+def scale(spec, masters=None, agents=None, public_agents=None, allow_even_masters=None):
+    """Grow the cluster to these totals (a total not given: what it has now),
+    new machines first, then scale.yml on them only. Returns the machines the
+    provider lists afterwards."""
+    workspace, provider, existing = _listed(spec)
+    _require_machines(spec, existing)
+    missing = _missing_key(spec, workspace, provider)
+    if missing:
+        # New machines would get a new key, and the old ones stay out of reach.
+        raise FlotillaError(
+            f"cannot scale: {missing}; run it where the cluster was made, or copy {workspace.path} here."
+        )
+    have = counts(existing)
     asked = {"masters": masters, "agents": agents, "public_agents": public_agents}
-    shrinking = [
-        f"{key} {value} < {getattr(spec, key)}"
-        for key, value in asked.items()
-        if value is not None and value < getattr(spec, key)
-    ]
+    smaller = [key for key, value in asked.items() if value is not None and value < have[key]]
+    shrinking = [f"{key} {asked[key]} < {have[key]}" for key in smaller]
     if shrinking:
         raise FlotillaError(
             f"scale only grows a cluster ({', '.join(shrinking)}); remove nodes one at a "
             "time with `flotilla remove NODE`."
         )
-    overrides = {**asked, "allow_even_masters": allow_even_masters}
-    grown = build_spec(spec.to_dict(), overrides)
-    workspace = provision(grown)
-    return runner.run_playbook(workspace.inventory_file, "playbooks/scale.yml")
+    totals = {key: have[key] if value is None else value for key, value in asked.items()}
+    grown = build_spec(spec.to_dict(), {**totals, "allow_even_masters": allow_even_masters})
+    runner.run_playbook(provision(grown), "playbooks/scale.yml")
+    return provider.list_nodes()
 
 
-def remove(name, node):
-    """Take ``node`` out of the swarm safely, then delete its machine."""
-    spec = load_spec(name)
-    workspace = Workspace(name)
-    provider = provider_for(spec, workspace)
-    provider.check()
-    machines = {n.name: n for n in provider.list_nodes()}
-    if node not in machines:
-        raise FlotillaError(f"cluster {name} has no machine {node}; `flotilla status --name {name}` lists them.")
-    runner.run_playbook(workspace.inventory_file, "playbooks/remove-node.yml", extravars={"node": node})
+def remove(spec, node):
+    """Take ``node`` out of the swarm safely, then delete its machine and read it back as gone.
+
+    Returns True when the machine was deleted, False for bare metal (it keeps
+    running, listed in the user's inventory).
+    """
+    workspace, provider, nodes = _listed(spec)
+    if node not in {n.name for n in nodes}:
+        raise FlotillaError(
+            f"{spec.provider} lists no machine {node} in cluster {spec.name}; `flotilla status` lists them."
+        )
+    inventory_file = _reachable_inventory(spec, workspace, provider, nodes, f"remove {node}")
+    # A removal may leave an even number of masters (the membership module
+    # warns); the guard stays the user's for the shapes they ask for.
+    extravars = {"node": node, "flotilla_allow_even_masters": True}
+    runner.run_playbook(inventory_file, "playbooks/remove-node.yml", extravars=extravars)
+    if not provider.owns_machines:
+        return False
     provider.delete_nodes([node])
-    del machines[node]
-    left = list(machines.values())
-    # The spec follows what is left, so that the next `flotilla up` does not
-    # bring the node back; fewer masters may leave an even number.
-    counts = {key: sum(1 for n in left if (n.role, n.pool) == role_pool) for key, role_pool in COUNT_KEYS.items()}
-    smaller = build_spec({**spec.to_dict(), **counts, "allow_even_masters": counts["masters"] % 2 == 0})
-    workspace.save_spec(smaller)
-    write_inventory(smaller, workspace, provider, left)
+    left = provider.list_nodes()
+    if node in {n.name for n in left}:
+        raise FlotillaError(
+            f"{node} has left the swarm, but {spec.provider} still lists its machine; "
+            f"run `flotilla remove {node}` again to delete it."
+        )
+    _remember_counts(workspace, left)
+    write_inventory(spec, workspace, provider, left)
+    return True
+
+
+def _remember_counts(workspace, nodes):
+    """The remembered spec keeps the user's choices but no longer asks for the
+    removed machine, so that the next `flotilla up` does not bring it back.
+    Its allow_even_masters stays as the user set it: when the removal leaves
+    an even number of masters, the next `flotilla up` asks for an odd
+    number or for the flag."""
+    if workspace.exists():
+        workspace.save_spec_data({**workspace.load_spec_data(), **counts(nodes)})
+
+
+def inventory_file(spec):
+    """The cluster's inventory, written from the machines listed now."""
+    workspace, provider, nodes = _listed(spec)
+    _require_machines(spec, nodes)
+    return _reachable_inventory(spec, workspace, provider, nodes, "write the inventory")

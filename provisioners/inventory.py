@@ -1,12 +1,19 @@
 """The static Ansible inventory the providers that make machines write.
 
-(Bare metal keeps the user's own inventory instead: see own_inventory.)
+(Bare metal keeps the user's own inventory instead: see inventory_path.)
 
 Groups: masters, and agents with children agents_private and agents_public,
-all under cluster: the same groups a hand-written inventory uses.
+all under cluster: the same groups a hand-written inventory uses, named by
+the vocabulary.
 """
 
 import yaml
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import (
+    AGENTS_GROUP,
+    CLUSTER_GROUP,
+    KINDS,
+    MASTER,
+)
 
 HEADER = """\
 # Written by `flotilla provision` for cluster {name} ({provider});
@@ -15,22 +22,14 @@ HEADER = """\
 
 
 def render(spec, nodes, key_file, known_hosts_file, ssh_user):
-    def hosts(role, pool=None):
-        return {
-            node.name: _host_vars(node) for node in nodes if node.role == role and (pool is None or node.pool == pool)
-        }
+    def hosts(kind):
+        return {node.name: _host_vars(node) for node in nodes if (node.role, node.pool) == (kind.role, kind.pool)}
 
+    children = {kind.group: {"hosts": hosts(kind)} for kind in KINDS if kind.role == MASTER}
+    children[AGENTS_GROUP] = {"children": {kind.group: {"hosts": hosts(kind)} for kind in KINDS if kind.role != MASTER}}
     inventory = {
-        "cluster": {
-            "children": {
-                "masters": {"hosts": hosts("master")},
-                "agents": {
-                    "children": {
-                        "agents_private": {"hosts": hosts("agent", "private")},
-                        "agents_public": {"hosts": hosts("agent", "public")},
-                    }
-                },
-            },
+        CLUSTER_GROUP: {
+            "children": children,
             "vars": {
                 "ansible_user": ssh_user,
                 "ansible_ssh_private_key_file": str(key_file),
@@ -41,8 +40,11 @@ def render(spec, nodes, key_file, known_hosts_file, ssh_user):
                 ),
                 # Clouds log in as an unprivileged user; the roles need root.
                 **({} if ssh_user == "root" else {"ansible_become": True}),
-                "flotilla_cluster_name": spec.name,
                 "flotilla_allow_even_masters": spec.allow_even_masters,
+                # Machines made for the cluster are named after their
+                # inventory names (the role's default leaves a host's name,
+                # which bare metal keeps).
+                "common_set_hostname": True,
             },
         }
     }

@@ -25,14 +25,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import (
+    KIND_GROUPS,
+    POOL_GROUPS,
+    even_masters_problem,
+)
 
+from provisioners.collection import COLLECTION_ROOT
 from provisioners.inventory_source import Problem
-from provisioners.workspace import PROJECT_ROOT
 
-ROLE_GROUPS = ("masters", "agents_private", "agents_public")
-POOL_GROUPS = ("agents_private", "agents_public")
+# The groups that give a host its role, in this order.
+ROLE_GROUPS = KIND_GROUPS
 # Flotilla's own variables that an inventory may set.
-FLOTILLA_VARIABLES = ("flotilla_advertise_address", "flotilla_allow_even_masters", "flotilla_cluster_name")
+FLOTILLA_VARIABLES = ("flotilla_advertise_address", "flotilla_allow_even_masters")
 # Set by the master role's discover tasks during a run; a value from the
 # inventory would only be overridden, or mislead.
 SET_BY_ROLES = ("flotilla_manager",)
@@ -128,7 +133,7 @@ def known_variables(roles_dir=None):
     """Flotilla's own variables and every role's defaults, read from the roles
     themselves so that a new default is known at once."""
     names = set(FLOTILLA_VARIABLES)
-    for defaults in sorted(Path(roles_dir or PROJECT_ROOT / "roles").glob("*/defaults/main.yml")):
+    for defaults in sorted(Path(roles_dir or COLLECTION_ROOT / "roles").glob("*/defaults/main.yml")):
         names.update(yaml.safe_load(defaults.read_text(encoding="utf-8")) or {})
     return names
 
@@ -213,7 +218,7 @@ def _check_addresses(source, hosts):
         first_listing.setdefault(host.name, host)
     for name, host in first_listing.items():
         setting = host_setting(source, name, "ansible_host")
-        if setting is None and not _names_itself(name):
+        if setting is None and not names_itself(name):
             problems.append(
                 Problem(
                     host.line,
@@ -227,7 +232,8 @@ def _check_addresses(source, hosts):
     return problems
 
 
-def _names_itself(name):
+def names_itself(name):
+    """Whether a host's name can serve as its address: an IP address or an FQDN."""
     try:
         ipaddress.ip_address(name)
     except ValueError:
@@ -242,11 +248,12 @@ def _check_masters(source, hosts, allow_even_masters):
     count = len({host.name for host in hosts if host.group == "masters"})
     if count == 0:
         return [Problem(masters.line, "group 'masters' lists no host; a cluster needs at least one master.")]
-    if count % 2 == 0 and not (allow_even_masters or _even_masters_allowed(source)):
+    even = even_masters_problem(count)
+    if even and not (allow_even_masters or _even_masters_allowed(source)):
         return [
             Problem(
                 masters.line,
-                f"{count} masters tolerate no more failures than {count - 1}; list an odd number, "
+                f"{even}; list an odd number, "
                 "or set flotilla_allow_even_masters: true in the vars of group 'cluster' if you mean it.",
             )
         ]

@@ -4,11 +4,12 @@ Ansible's own parsers drop the lines and stop at the first error; this reader
 keeps both, so that a check can name every problem with the line to fix. The
 formats are Ansible's: YAML groups of hosts/children/vars, and INI sections
 [group], [group:children], [group:vars] with key=value host variables. Only
-what the file says is kept; nothing is resolved or merged.
+what the file says is kept; nothing is resolved or merged. It serves
+`flotilla check-inventory` only: everything that uses an inventory reads it
+with Ansible's own parser.
 
     source = read_inventory("hosts.ini")
     source.groups["masters"].hosts[0].names     # ['node1']
-    source.as_yaml({"flotilla_cluster_name": "demo"})
 """
 
 import ast
@@ -75,35 +76,6 @@ class InventorySource:
     def entries(self):
         return [entry for group in self.groups.values() for entry in group.hosts]
 
-    def as_yaml(self, extra_vars):
-        """The inventory as Ansible YAML, with ``extra_vars`` added to the vars of
-        group 'cluster'. Custom tags such as ``!vault`` are kept."""
-        children = {child for group in self.groups.values() for child in group.children}
-        defined = set()
-        data = {name: self._group_data(name, defined, extra_vars) for name in self.groups if name not in children}
-        return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
-
-    def _group_data(self, name, defined, extra_vars):
-        # A group shared by several parents is written out under the first;
-        # the others name it with a null, which Ansible reads as a reference.
-        if name in defined:
-            return None
-        defined.add(name)
-        group = self.groups[name]
-        data = {}
-        if group.hosts:
-            data["hosts"] = {
-                entry.pattern: {key: s.value for key, s in entry.vars.items()} or None for entry in group.hosts
-            }
-        if group.children:
-            data["children"] = {child: self._group_data(child, defined, extra_vars) for child in group.children}
-        variables = {key: s.value for key, s in group.vars.items()}
-        if name == "cluster":
-            variables.update(extra_vars)
-        if variables:
-            data["vars"] = variables
-        return data or None
-
 
 def read_inventory(path):
     """Read ``path`` as Ansible would; problems of syntax land in ``problems``."""
@@ -130,7 +102,7 @@ def _reads_as_mapping(text):
 
 @dataclass(frozen=True)
 class Tagged:
-    """A value under a tag of Ansible's (``!vault``, ``!unsafe``), kept to be written back."""
+    """A value under a tag of Ansible's (``!vault``, ``!unsafe``): read, never resolved."""
 
     tag: str
     value: object
@@ -149,22 +121,6 @@ def _construct_tagged(loader, suffix, node):
 
 
 _Loader.add_multi_constructor("!", _construct_tagged)
-
-
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-def _represent_tagged(dumper, tagged):
-    if isinstance(tagged.value, str):
-        style = "|" if "\n" in tagged.value else None
-        return dumper.represent_scalar(tagged.tag, tagged.value, style=style)
-    if isinstance(tagged.value, list):
-        return dumper.represent_sequence(tagged.tag, tagged.value)
-    return dumper.represent_mapping(tagged.tag, tagged.value)
-
-
-_Dumper.add_representer(Tagged, _represent_tagged)
 
 
 class _YamlReader:

@@ -6,8 +6,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from provisioners.collection import COLLECTION_ROOT as PROJECT_ROOT
 from provisioners.errors import FlotillaError
-from provisioners.workspace import PROJECT_ROOT
 
 
 @dataclass(frozen=True)

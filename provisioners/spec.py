@@ -14,6 +14,7 @@ import dataclasses
 import re
 
 import yaml
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import even_masters_problem
 
 from provisioners.providers import NAMES as PROVIDERS
 from provisioners.providers import provider_class
@@ -104,10 +105,10 @@ def build_spec(data, overrides=None):
     if not isinstance(merged["allow_even_masters"], bool):
         problems.append("allow_even_masters must be true or false.")
     masters = merged["masters"]
-    if isinstance(masters, int) and masters > 0 and masters % 2 == 0 and merged["allow_even_masters"] is not True:
+    even = even_masters_problem(masters) if isinstance(masters, int) and not isinstance(masters, bool) else None
+    if even and merged["allow_even_masters"] is not True:
         problems.append(
-            f"{masters} masters tolerate no more failures than {masters - 1}; use an odd "
-            "number, or pass --allow-even-masters (allow_even_masters: true) if you mean it."
+            f"{even}; use an odd number, or pass --allow-even-masters (allow_even_masters: true) if you mean it."
         )
 
     options = None

@@ -1,11 +1,13 @@
 """Where a cluster's files live on the operator's machine.
 
-    inventories/<name>/cluster.yml      the spec it was provisioned from
-    inventories/<name>/hosts.yml        the Ansible inventory
-    inventories/<name>/ssh/id_ed25519   its SSH key (mode 0600, never committed)
+    ~/.config/flotilla/clusters/<name>/cluster.yml      the spec it was last made from
+    ~/.config/flotilla/clusters/<name>/hosts.yml        the Ansible inventory
+    ~/.config/flotilla/clusters/<name>/ssh/id_ed25519   its SSH key (mode 0600)
 
-The machines themselves are found through the provider's tags; these files
-are what Ansible and the next `flotilla` command need to reach them.
+(under ``$XDG_CONFIG_HOME`` when set, or under ``$FLOTILLA_INVENTORIES``,
+which overrides both). The machines themselves are found through the
+provider's tags: these files are a convenience, never a precondition. The
+key is the one thing that cannot be read back from the machines.
 """
 
 import os
@@ -14,17 +16,19 @@ from pathlib import Path
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-
-def inventories_root():
-    return Path(os.environ.get("FLOTILLA_INVENTORIES", PROJECT_ROOT / "inventories"))
+def clusters_root():
+    override = os.environ.get("FLOTILLA_INVENTORIES")
+    if override:
+        return Path(override)
+    config = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(config) / "flotilla" / "clusters"
 
 
 class Workspace:
     def __init__(self, name, root=None):
         self.name = name
-        self.path = Path(root or inventories_root()) / name
+        self.path = Path(root or clusters_root()) / name
 
     @property
     def spec_file(self):
@@ -38,18 +42,34 @@ class Workspace:
     def private_key_file(self):
         return self.path / "ssh" / "id_ed25519"
 
+    @property
+    def known_hosts_file(self):
+        return self.path / "ssh" / "known_hosts"
+
     def exists(self):
         return self.spec_file.exists()
+
+    def _make(self):
+        # The directory holds a private key and inventories that may hold
+        # passwords: only its owner may read it.
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def save_spec(self, spec):
         self.save_spec_data(spec.to_dict())
 
     def save_spec_data(self, data):
-        self.path.mkdir(parents=True, exist_ok=True)
+        self._make()
         self.spec_file.write_text(yaml.safe_dump(data, sort_keys=False))
 
     def load_spec_data(self):
         return yaml.safe_load(self.spec_file.read_text())
+
+    def public_key(self):
+        """The cluster's OpenSSH public key, or None where this machine has no key for it."""
+        public = self.private_key_file.with_suffix(".pub")
+        if not (self.private_key_file.exists() and public.exists()):
+            return None
+        return public.read_text().strip()
 
     def ensure_keypair(self):
         """Return the cluster's OpenSSH public key, generating the pair once."""
@@ -58,7 +78,8 @@ class Workspace:
 
         key_file = self.private_key_file
         if not key_file.exists():
-            key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._make()
+            key_file.parent.mkdir(exist_ok=True, mode=0o700)
             key = ed25519.Ed25519PrivateKey.generate()
             pem = key.private_bytes(
                 serialization.Encoding.PEM,
@@ -73,8 +94,7 @@ class Workspace:
         return key_file.with_suffix(".pub").read_text().strip()
 
     def write_inventory(self, text):
-        # Hand-written inventories copied here may hold passwords.
-        self.path.mkdir(parents=True, exist_ok=True)
+        self._make()
         fd = os.open(self.inventory_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(text)

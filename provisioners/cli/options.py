@@ -1,28 +1,52 @@
 """Options several subcommands share."""
 
 import click
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import KINDS
 
 from provisioners.providers import NAMES
-from provisioners.spec import NAME_PATTERN, build_spec, read_spec_file
+from provisioners.spec import build_spec, read_spec_file
 from provisioners.workspace import Workspace
 
 DEFAULT_NAME = "flotilla"
 
+_SPEC_FILE = click.option("-f", "--spec", "spec_file", type=click.Path(dir_okay=False), help="Cluster spec (YAML).")
+_NAME = click.option("--name", help="Cluster name (default: flotilla).")
+_PROVIDER = click.option("--provider", type=click.Choice(NAMES), help="Where the machines run (default: local).")
 
-def spec_options(command):
-    """The cluster spec: a file, and flags that override its keys."""
-    options = [
-        click.option("-f", "--spec", "spec_file", type=click.Path(dir_okay=False), help="Cluster spec (YAML)."),
-        click.option("--name", help="Cluster name (default: flotilla)."),
-        click.option("--provider", type=click.Choice(NAMES), help="Where the machines run (default: local)."),
-        click.option("--masters", type=int, help="Number of masters (default: 3)."),
-        click.option("--agents", type=int, help="Number of private agents (default: 2)."),
-        click.option("--public-agents", type=int, help="Number of public agents (default: 1)."),
-        click.option("--allow-even-masters", is_flag=True, default=None, help="Accept an even number of masters."),
-    ]
+
+def _apply(command, options):
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def spec_options(command):
+    """The cluster spec: a file, and flags that override its keys."""
+    return _apply(
+        command,
+        [
+            _SPEC_FILE,
+            _NAME,
+            _PROVIDER,
+            click.option("--masters", type=int, help="Number of masters (default: 3)."),
+            click.option("--agents", type=int, help="Number of private agents (default: 2)."),
+            click.option("--public-agents", type=int, help="Number of public agents (default: 1)."),
+            click.option("--allow-even-masters", is_flag=True, default=None, help="Accept an even number of masters."),
+        ],
+    )
+
+
+def where_options(command):
+    """Where a cluster lives: the spec file, or the flags that say it."""
+    return _apply(command, [_SPEC_FILE, _NAME, _PROVIDER])
+
+
+def _spec_data(spec_file, name):
+    """The file's spec, or else the one remembered here for the cluster, or nothing."""
+    if spec_file:
+        return read_spec_file(spec_file)
+    workspace = Workspace(name or DEFAULT_NAME)
+    return workspace.load_spec_data() if workspace.exists() else {}
 
 
 def spec_from(spec_file, **overrides):
@@ -31,21 +55,16 @@ def spec_from(spec_file, **overrides):
     Without a file, a re-run of `flotilla up --name N` keeps N's own counts
     and provider rather than falling back to the defaults.
     """
-    if spec_file:
-        data = read_spec_file(spec_file)
-    else:
-        workspace = Workspace(overrides.get("name") or DEFAULT_NAME)
-        data = workspace.load_spec_data() if workspace.exists() else {}
-    return build_spec(data, overrides)
+    return build_spec(_spec_data(spec_file, overrides.get("name")), overrides)
 
 
-def _check_name(ctx, param, value):
-    if not NAME_PATTERN.match(value):
-        raise click.BadParameter("use 2 to 32 lower-case letters, digits and '-', starting with a letter.")
-    return value
+def where_from(spec_file, name=None, provider=None):
+    """The spec of a cluster to act on as it is: only where it lives counts.
 
-
-def name_option(command):
-    return click.option("--name", default=DEFAULT_NAME, show_default=True, callback=_check_name, help="Cluster name.")(
-        command
-    )
+    Its counts are left out (the machines are found by their tags, and a
+    remembered spec may hold an even number of masters that a removal left);
+    the user's allow_even_masters stays.
+    """
+    counts = {kind.count_key for kind in KINDS}
+    data = {key: value for key, value in _spec_data(spec_file, name).items() if key not in counts}
+    return build_spec(data, {"name": name, "provider": provider})

@@ -1,19 +1,21 @@
 import click
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import KINDS
 
 from provisioners import cluster
 
-from .options import name_option
+from .options import where_from, where_options
 
 
 @click.command("scale")
-@name_option
-@click.option("--masters", type=int, help="Masters to reach in total.")
-@click.option("--agents", type=int, help="Private agents to reach in total.")
-@click.option("--public-agents", type=int, help="Public agents to reach in total.")
+@where_options
+@click.option("--masters", type=int, help="Masters to reach in total (default: as many as now).")
+@click.option("--agents", type=int, help="Private agents to reach in total (default: as many as now).")
+@click.option("--public-agents", type=int, help="Public agents to reach in total (default: as many as now).")
 @click.option("--allow-even-masters", is_flag=True, default=None, help="Accept an even number of masters.")
-def command(name, masters, agents, public_agents, allow_even_masters):
+def command(spec_file, name, provider, **totals):
     """Grow a running cluster to these totals, touching only the new nodes."""
-    cluster.scale(
-        name, masters=masters, agents=agents, public_agents=public_agents, allow_even_masters=allow_even_masters
-    )
-    click.echo(f"cluster {name} has grown; `flotilla status --name {name}` shows it.")
+    spec = where_from(spec_file, name, provider)
+    nodes = cluster.scale(spec, **totals)
+    have = cluster.counts(nodes)
+    listed = ", ".join(f"{have[kind.count_key]} {kind.words}" for kind in KINDS)
+    click.echo(f"cluster {spec.name} has grown: {spec.provider} lists {listed}.")

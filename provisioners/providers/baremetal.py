@@ -10,44 +10,40 @@ the truth, as a cloud's tags are for the other providers:
     baremetal:
       inventory: path/to/hosts.yml    # YAML or INI; relative to where flotilla runs
 
-The inventory is checked whole before anything runs (see inventory_check).
-The cluster's hosts.yml is a copy of it, as YAML, with flotilla_cluster_name
-added: the user's own variables say how to reach each machine (user, key,
-port, jump host), so none of that is generated here and the cluster's own
-SSH key goes unused. `flotilla down` only
-forgets the cluster; the machines keep running, and flotilla never edits the
-user's inventory.
+Ansible runs with that inventory as it is (``-i`` its path): its group_vars/
+and host_vars/ apply, and `flotilla up` configures the machines exactly as
+`ansible-playbook -i path/to/hosts.yml site.yml` does. Its hosts are read
+with Ansible's own parser (`ansible-inventory --list`), so variables from
+those directories count here too. The user's variables say how to reach each
+machine (user, key, port, jump host): the cluster's generated key goes
+unused. `flotilla down` only forgets the cluster; the machines keep running,
+and flotilla never edits the user's inventory.
 """
 
 import dataclasses
+import json
 import logging
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
-from provisioners.inventory_check import (
-    check_inventory,
-    cluster_hosts,
-    format_problems,
-    host_address,
-    host_setting,
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import (
+    CLUSTER_GROUP,
+    KIND_GROUPS,
+    KINDS,
+    even_masters_problem,
+    kind_of,
+    kind_of_group,
 )
-from provisioners.inventory_source import read_inventory
+
+from provisioners.inventory_check import names_itself
 from provisioners.providers.base import Node, Provider, ProviderError
 
 log = logging.getLogger(__name__)
 
-ROLE_OF_GROUP = {
-    "masters": ("master", "private"),
-    "agents_private": ("agent", "private"),
-    "agents_public": ("agent", "public"),
-}
-GROUP_OF_ROLE = {role_pool: group for group, role_pool in ROLE_OF_GROUP.items()}
-SPEC_KEY_OF_GROUP = {"masters": "masters", "agents_private": "agents", "agents_public": "public_agents"}
-
-HEADER = """\
-# Copied by `flotilla provision` from {path} for cluster {name} (baremetal);
-# it is rewritten on every run, so change {path} instead.
-"""
+MASTERS_GROUP = next(kind.group for kind in KINDS if kind.count_key == "masters")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,10 +54,50 @@ class BareMetalOptions:
 
     def __post_init__(self):
         if not isinstance(self.inventory, str) or not self.inventory.strip():
-            raise ValueError("'inventory' must be the path of an Ansible inventory file (YAML or INI).")
+            raise ValueError("'inventory' must be the path of an Ansible inventory (YAML or INI).")
         # Absolute from here on, so that the spec saved with the cluster still
         # finds it when a later command runs from another directory.
         object.__setattr__(self, "inventory", str(Path(self.inventory).expanduser().absolute()))
+
+
+@dataclasses.dataclass(frozen=True)
+class ListedInventory:
+    """Ansible's reading of an inventory: each group's hosts (its children's
+    included) and each host's variables (group_vars and host_vars included)."""
+
+    groups: dict
+    hostvars: dict
+
+    def hosts(self, group):
+        return self.groups.get(group, [])
+
+
+def read_inventory(path):
+    """``path`` as Ansible reads it, or one sentence saying it cannot."""
+    if not Path(path).exists():
+        raise ProviderError(f"the inventory {path} does not exist; set baremetal.inventory to your inventory's path.")
+    command = [str(Path(sys.executable).parent / "ansible-inventory"), "-i", path, "--list"]
+    # Without this, Ansible reads an inventory it cannot parse as an empty one.
+    env = {**os.environ, "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if result.returncode != 0:
+        raise ProviderError(
+            f"Ansible cannot read the inventory {path} (`ansible-inventory -i {path} --list` says why); "
+            f"`flotilla check-inventory {path}` points at the line to fix."
+        )
+    data = json.loads(result.stdout)
+
+    def hosts_under(group, seen):
+        if group in seen or group not in data:
+            return []
+        seen.add(group)
+        hosts = list(data[group].get("hosts", []))
+        for child in data[group].get("children", []):
+            hosts += [host for host in hosts_under(child, seen) if host not in hosts]
+        return hosts
+
+    groups = {group: hosts_under(group, set()) for group in data if group != "_meta"}
+    return ListedInventory(groups=groups, hostvars=data.get("_meta", {}).get("hostvars", {}))
 
 
 class BareMetalProvider(Provider):
@@ -70,29 +106,32 @@ class BareMetalProvider(Provider):
     # host that only the inventory knows: preflight.yml checks that they
     # answer, with the inventory's own settings.
     boots_machines = False
+    uses_cluster_key = False
+    owns_machines = False
 
     def __init__(self, spec, options, public_key):
         super().__init__(spec, options, public_key)
-        self._source = None
+        self._listed = None
 
     @property
-    def source(self):
-        if self._source is None:
-            self._source = read_inventory(self.options.inventory)
-        return self._source
+    def listed(self):
+        if self._listed is None:
+            self._listed = read_inventory(self.options.inventory)
+        return self._listed
 
     def check(self):
-        """Fail, listing every problem of the inventory one per line, each as path:line:."""
-        problems = check_inventory(self.source, allow_even_masters=self.spec.allow_even_masters)
+        """Fail, listing every problem Ansible's reading of the inventory shows, one per line."""
+        problems = inventory_problems(self.listed)
         if problems:
-            raise ProviderError("\n".join(format_problems(self.source, problems)))
+            problems.append(f"`flotilla check-inventory {self.options.inventory}` shows each problem's line.")
+            raise ProviderError("\n".join(f"{self.options.inventory}: {problem}" for problem in problems))
 
     def prepare(self):
         """There is nothing the machines share to create, but the spec must ask
         for what the inventory lists; only provision comes here, so `flotilla
         status` and `down` work whatever the counts."""
-        listed = Counter(SPEC_KEY_OF_GROUP[host.group] for host in cluster_hosts(self.source))
-        asked = {key: getattr(self.spec, key) for key in SPEC_KEY_OF_GROUP.values()}
+        listed = Counter(kind_of(node.role, node.pool).count_key for node in self.list_nodes())
+        asked = {kind.count_key: getattr(self.spec, kind.count_key) for kind in KINDS}
         differ = [key for key in asked if asked[key] != listed[key]]
         if differ:
             raise ProviderError(
@@ -103,29 +142,30 @@ class BareMetalProvider(Provider):
 
     def list_nodes(self):
         nodes = []
-        for host in cluster_hosts(self.source):
-            role, pool = ROLE_OF_GROUP[host.group]
-            address = host_address(self.source, host.name)
-            advertised = host_setting(self.source, host.name, "flotilla_advertise_address")
-            nodes.append(
-                Node(
-                    name=host.name,
-                    role=role,
-                    pool=pool,
-                    address=address,
-                    private_address=advertised.value if advertised else address,
-                    # Whether it runs is for preflight.yml to find out; the
-                    # inventory only says that it is listed.
-                    state="listed",
+        for group in KIND_GROUPS:
+            kind = kind_of_group(group)
+            for host in self.listed.hosts(group):
+                variables = self.listed.hostvars.get(host, {})
+                address = variables.get("ansible_host", host)
+                nodes.append(
+                    Node(
+                        name=host,
+                        role=kind.role,
+                        pool=kind.pool,
+                        address=address,
+                        private_address=variables.get("flotilla_advertise_address", address),
+                        # Whether it runs is for preflight.yml to find out; the
+                        # inventory only says that it is listed.
+                        state="listed",
+                    )
                 )
-            )
         return sorted(nodes, key=lambda node: node.name)
 
     def create_nodes(self, requests):
         """Bare metal cannot create machines. provision never asks (prepare has
         refused a spec that wants more than the inventory lists); any other
         caller learns where machines come from."""
-        missing = Counter(GROUP_OF_ROLE[request.role, request.pool] for request in requests)
+        missing = Counter(kind_of(request.role, request.pool).group for request in requests)
         wanted = ", ".join(f"{count} to group {group}" for group, count in missing.items())
         raise ProviderError(f"bare metal cannot create machines: add hosts ({wanted}) to {self.options.inventory}.")
 
@@ -141,14 +181,48 @@ class BareMetalProvider(Provider):
     def cleanup(self):
         """Nothing to delete: prepare made nothing."""
 
-    def own_inventory(self):
-        extra = {"flotilla_cluster_name": self.cluster}
-        # The inventory passed check() with the spec's allowance; preflight.yml
-        # must see the same.
-        if self.spec.allow_even_masters:
-            extra["flotilla_allow_even_masters"] = True
-        header = HEADER.format(path=self.options.inventory, name=self.cluster)
-        return header + self.source.as_yaml(extra)
+    def inventory_path(self):
+        return Path(self.options.inventory)
+
+
+def inventory_problems(listed):
+    """What keeps Flotilla's playbooks from using the inventory, one sentence each."""
+    problems = []
+    groups_of = {}
+    for group in KIND_GROUPS:
+        for host in listed.hosts(group):
+            groups_of.setdefault(host, []).append(group)
+    kinds = ", ".join(KIND_GROUPS)
+    for host, groups in groups_of.items():
+        if len(groups) > 1:
+            problems.append(f"host '{host}' is in {' and '.join(groups)}; a host is in exactly one of {kinds}.")
+        if host not in listed.hosts(CLUSTER_GROUP):
+            problems.append(f"host '{host}' is in {groups[0]}, which is not under group '{CLUSTER_GROUP}'.")
+        variables = listed.hostvars.get(host, {})
+        if "ansible_host" not in variables and not names_itself(host):
+            problems.append(
+                f"host '{host}' has no ansible_host, and its name is neither an IP address nor a fully "
+                "qualified domain name; set ansible_host to the address to reach it at."
+            )
+    for host in listed.hosts(CLUSTER_GROUP):
+        if host not in groups_of:
+            problems.append(f"host '{host}' is in none of {kinds}; list it in the one that gives it its role.")
+    masters = listed.hosts(MASTERS_GROUP)
+    if not masters:
+        problems.append(f"group '{MASTERS_GROUP}' lists no host; a cluster needs at least one master.")
+    even = even_masters_problem(len(masters))
+    if even and not _allows_even_masters(listed.hostvars.get(masters[0], {})):
+        problems.append(
+            f"{even}; list an odd number, or set flotilla_allow_even_masters: true in the inventory if you mean it."
+        )
+    return problems
+
+
+def _allows_even_masters(variables):
+    # Ansible's own reading of true/yes/on/1, as the preflight's `| bool` does.
+    from ansible.module_utils.parsing.convert_bool import boolean
+
+    return boolean(variables.get("flotilla_allow_even_masters", False), strict=False)
 
 
 def _counts(counts, keys):

@@ -9,15 +9,18 @@ Nothing platform-specific (SDK objects, clients) leaves a provider.
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from provisioners.errors import FlotillaError
+# The tags' names are the vocabulary's; they stay importable from here for
+# code written against this module.
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import (  # noqa: F401
+    MANAGED_BY,
+    TAG_CLUSTER,
+    TAG_MANAGED_BY,
+    TAG_POOL,
+    TAG_ROLE,
+    node_tags,
+)
 
-# Every resource a provider creates carries these, lower-case so that GCP
-# labels accept them too.
-TAG_CLUSTER = "flotilla-cluster"
-TAG_ROLE = "flotilla-role"
-TAG_POOL = "flotilla-pool"
-TAG_MANAGED_BY = "managed-by"
-MANAGED_BY = "flotilla"
+from provisioners.errors import FlotillaError
 
 
 class ProviderError(FlotillaError):
@@ -33,12 +36,7 @@ class NodeRequest:
     pool: str
 
     def tags(self, cluster):
-        return {
-            TAG_CLUSTER: cluster,
-            TAG_ROLE: self.role,
-            TAG_POOL: self.pool,
-            TAG_MANAGED_BY: MANAGED_BY,
-        }
+        return node_tags(cluster, self.role, self.pool)
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,9 @@ class Provider(ABC):
 
     ``spec`` is the validated ClusterSpec, ``options`` the provider's own
     section of it (already typed by ``Options``), ``public_key`` the OpenSSH
-    public key that must be authorised for ``ssh_user`` on every machine.
+    public key that must be authorised for ``ssh_user`` on every machine it
+    creates (None where this machine has no key for the cluster: listing and
+    deleting need none).
     """
 
     #: dataclass of the provider's section in the cluster spec
@@ -75,6 +75,10 @@ class Provider(ABC):
     #: whether its machines may still be booting when create_nodes returns,
     #: so that provision waits for their sshd
     boots_machines = True
+    #: whether Ansible reaches the machines with the cluster's generated key
+    uses_cluster_key = True
+    #: whether the machines are the provider's to delete (bare metal: the user's)
+    owns_machines = True
 
     def __init__(self, spec, options, public_key):
         self.spec = spec
@@ -109,9 +113,15 @@ class Provider(ABC):
     def cleanup(self):
         """Delete what ``prepare`` made; what is already gone is fine."""
 
-    def own_inventory(self):
-        """YAML text of the inventory to write as it is, instead of one generated
-        from the nodes' addresses; None where the provider has none."""
+    def remains(self):
+        """What of the cluster the platform still lists (machine names first,
+        then shared resources), asked afresh: `flotilla down` says "gone" only
+        when this is empty."""
+        return [node.name for node in self.list_nodes()]
+
+    def inventory_path(self):
+        """The path of an inventory Ansible runs with as it is, instead of one
+        written from the nodes' addresses; None where the provider has none."""
         return None
 
     def dynamic_inventory(self):

@@ -20,6 +20,7 @@ import io
 import os
 import tempfile
 import threading
+import urllib.parse
 from pathlib import Path
 from unittest import mock
 
@@ -63,6 +64,7 @@ MUTATING = (
 FAILURES = {
     "throttle": (503, "RequestLimitExceeded", "Request limit exceeded."),
     "permission": (403, "UnauthorizedOperation", "You are not authorized to perform this operation."),
+    "protocol": (400, "InvalidParameterValue", "Invalid value for IP protocol. Unknown protocol."),
     "quota": (
         400,
         "VcpuLimitExceeded",
@@ -116,6 +118,21 @@ def seed_debian_images(region=REGION):
 
 def tag_filter(cluster):
     return [{"Name": "tag:flotilla-cluster", "Values": [cluster]}]
+
+
+# What EC2 takes as a security group rule's IpProtocol (moto takes anything).
+IP_PROTOCOL_NAMES = ("tcp", "udp", "icmp", "icmpv6", "-1")
+
+
+def refused_protocol(request):
+    """The IpProtocol EC2 would refuse in an Authorize request, or None."""
+    body = request.body or ""
+    for key, values in urllib.parse.parse_qs(body.decode() if isinstance(body, bytes) else body).items():
+        value = values[0]
+        number = value.isdigit() and int(value) <= 255
+        if key.endswith(".IpProtocol") and value not in IP_PROTOCOL_NAMES and not number:
+            return value
+    return None
 
 
 def error_response(request, kind):
@@ -194,6 +211,9 @@ class Harness(CloudHarness):
         with self._lock:
             self._total += 1
             self._mutating += operation.startswith(MUTATING)
+            if operation.startswith("AuthorizeSecurityGroup") and refused_protocol(request):
+                self._failed += 1
+                return error_response(request, "protocol")
             if operation == "RunInstances":
                 if self._interrupt_at is not None and self._creates >= self._interrupt_at:
                     self._interrupt_at = None
@@ -259,6 +279,15 @@ class Harness(CloudHarness):
                     continue
                 sources |= {r["CidrIp"] for r in permission.get("IpRanges", [])}
                 sources |= {p["GroupId"] for p in permission.get("UserIdGroupPairs", [])}
+        return sorted(sources)
+
+    def esp_sources(self, cluster):
+        sources = set()
+        for group in self.ec2.describe_security_groups(Filters=tag_filter(cluster))["SecurityGroups"]:
+            for permission in group["IpPermissions"]:
+                if permission["IpProtocol"] == "50":
+                    sources |= {r["CidrIp"] for r in permission.get("IpRanges", [])}
+                    sources |= {p["GroupId"] for p in permission.get("UserIdGroupPairs", [])}
         return sorted(sources)
 
     def tagged_resources(self, cluster):

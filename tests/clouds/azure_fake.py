@@ -90,6 +90,25 @@ INJECTED = {
 }
 
 
+# SecurityRuleProtocol, case and all; the protocols without ports take "*".
+RULE_PROTOCOLS = ("Tcp", "Udp", "Icmp", "Esp", "Ah", "*")
+PORTED_PROTOCOLS = ("Tcp", "Udp", "*")
+
+
+def _check_rule_protocol(rule):
+    properties = rule.get("properties", {})
+    protocol = properties.get("protocol")
+    if protocol not in RULE_PROTOCOLS:
+        raise Failure(400, "InvalidRequestFormat", f"Value '{protocol}' of security rule {rule['name']} is not valid.")
+    ports = properties.get("destinationPortRanges") or [properties.get("destinationPortRange")]
+    if protocol not in PORTED_PROTOCOLS and ports != ["*"]:
+        raise Failure(
+            400,
+            "SecurityRuleInvalidPortRange",
+            f"Security rule {rule['name']} has protocol {protocol}, which takes no ports: its port range must be '*'.",
+        )
+
+
 class Failure(Exception):
     """An ARM error answer, raised inside a handler."""
 
@@ -404,6 +423,7 @@ class FakeArm:
     def _prepare_networksecuritygroups(self, nsg, existing):
         for rule in nsg["properties"].get("securityRules", []):
             rule["id"] = f"{nsg['id']}/securityRules/{rule['name']}"
+            _check_rule_protocol(rule)
         self._check_references(nsg)
 
     def _prepare_publicipaddresses(self, address, existing):
@@ -615,6 +635,18 @@ class Harness(CloudHarness):
                 if any(_covers(ports, port) for ports in rule.destination_port_ranges or [rule.destination_port_range]):
                     sources += rule.source_address_prefixes or [rule.source_address_prefix]
                     sources += [asg.id for asg in rule.source_application_security_groups or []]
+        return sources
+
+    def protocol_word(self, protocol):
+        return protocol.capitalize()
+
+    def esp_sources(self, cluster):
+        _, network, _ = self._clients
+        sources = []
+        for nsg in network.network_security_groups.list_all():
+            for rule in nsg.security_rules if self._ours(nsg, cluster) else []:
+                if (rule.direction, rule.access, rule.protocol) == ("Inbound", "Allow", "Esp"):
+                    sources += rule.source_address_prefixes or [rule.source_address_prefix]
         return sources
 
     def tagged_resources(self, cluster):

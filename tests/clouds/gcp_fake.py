@@ -45,6 +45,10 @@ ROUTE = re.compile(
 )
 REFERENCE = r"(?:projects/(?P<project>[^/]+)/)?(?P<scope>global|regions/[^/]+|zones/[^/]+)/{kind}/(?P<name>[^/]+)$"
 # Where each kind of resource lives; Compute has no other path to it.
+# The protocols a firewall rule names (else an IP protocol number), and those
+# that take ports, as Compute's API documents them.
+FIREWALL_PROTOCOLS = ("tcp", "udp", "icmp", "esp", "ah", "ipip", "sctp", "all")
+PORTED_PROTOCOLS = ("tcp", "udp", "sctp")
 SCOPE_KINDS = {"networks": "global", "firewalls": "global", "subnetworks": "regions", "instances": "zones"}
 NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -257,6 +261,19 @@ class ComputeFake:
         firewall["network"] = self._link(*self._resolve("networks", firewall.get("network"), "resource.network"))
         if not firewall.get("allowed") or not all(rule.get("IPProtocol") for rule in firewall["allowed"]):
             raise ApiError(400, "invalid", "Invalid value for field 'resource.allowed': every rule needs IPProtocol.")
+        for index, rule in enumerate(firewall["allowed"]):
+            protocol = rule["IPProtocol"]
+            if protocol not in FIREWALL_PROTOCOLS and not (protocol.isdigit() and int(protocol) <= 255):
+                raise ApiError(
+                    400, "invalid", f"Invalid value for field 'resource.allowed[{index}].IPProtocol': '{protocol}'."
+                )
+            if rule.get("ports") and protocol not in PORTED_PROTOCOLS:
+                raise ApiError(
+                    400,
+                    "invalid",
+                    f"Invalid value for field 'resource.allowed[{index}].ports[0]': '{rule['ports'][0]}'. "
+                    "Ports may only be specified on rules whose protocol is one of [TCP, UDP, SCTP].",
+                )
         firewall.setdefault("direction", "INGRESS")
         firewall.setdefault("priority", 1000)
         # Compute's own default: an ingress rule that names no source admits everyone.
@@ -481,6 +498,16 @@ class Harness(CloudHarness):
         sources = set()
         for firewall in self._owned("FirewallsClient", cluster):
             if firewall.direction == "INGRESS" and any(_opens(rule, protocol, port) for rule in firewall.allowed):
+                sources.update(firewall.source_ranges)
+                sources.update(firewall.source_tags)
+        return sorted(sources)
+
+    def esp_sources(self, cluster):
+        sources = set()
+        for firewall in self._owned("FirewallsClient", cluster):
+            if firewall.direction == "INGRESS" and any(
+                rule.I_p_protocol == "esp" and not rule.ports for rule in firewall.allowed
+            ):
                 sources.update(firewall.source_ranges)
                 sources.update(firewall.source_tags)
         return sorted(sources)

@@ -55,6 +55,15 @@ class CloudHarness(ABC):
         network tag, the VNet range), never 0.0.0.0/0."""
         return self.port_sources(cluster, 2377)
 
+    def protocol_word(self, protocol):
+        """The cloud's own spelling of ``protocol`` (tcp, udp) in its rules."""
+        return protocol
+
+    @abstractmethod
+    def esp_sources(self, cluster):
+        """What the cluster's rules let send ESP (IP protocol 50), read as the
+        cloud spells it: the members only, like the swarm's ports."""
+
     @abstractmethod
     def tagged_resources(self, cluster):
         """Every resource still carrying the cluster's tag, of any kind."""

@@ -12,6 +12,7 @@ import yaml
 from provisioners import cluster
 from provisioners.errors import FlotillaError
 from provisioners.spec import build_spec
+from provisioners.workspace import Workspace
 from tests.clouds.harness import Interrupted
 
 CLOUDS = ["aws", "gcp", "azure"]
@@ -40,7 +41,8 @@ def spec_for(cloud, masters=3, agents=2, public_agents=1):
 
 
 def provision(cloud, **counts):
-    return cluster.provision(spec_for(cloud, **counts), wait=False)
+    cluster.provision(spec_for(cloud, **counts), wait=False)
+    return Workspace(NAME)
 
 
 def inventory_hosts(workspace):
@@ -128,8 +130,8 @@ def test_interrupted_run_converges_on_rerun(cloud):
 
 def test_down_twice_leaves_nothing(cloud):
     provision(cloud)
-    cluster.down(NAME)
-    cluster.down(NAME)
+    assert cluster.down(spec_for(cloud)) is True
+    assert cluster.down(spec_for(cloud)) is True
     assert cloud.machines(NAME) == []
     assert cloud.networks(NAME) == []
     assert cloud.tagged_resources(NAME) == []
@@ -157,6 +159,7 @@ def test_a_failed_run_from_new_files_leaves_a_live_cluster_alone(cloud, tmp_path
 def test_deleting_what_is_already_gone_succeeds(cloud):
     workspace = provision(cloud, masters=1, agents=1, public_agents=0)
     provider = cluster.provider_for(spec_for(cloud, masters=1, agents=1, public_agents=0), workspace)
+    assert provider.public_key is not None
     names = [node.name for node in provider.list_nodes()]
     for _ in range(2):
         provider.delete_nodes(names)
@@ -172,3 +175,34 @@ def test_a_smaller_spec_is_refused_and_the_cluster_and_its_spec_stay(cloud):
         provision(cloud, masters=1, agents=1, public_agents=0)
     assert len(cloud.machines(NAME)) == 3
     assert workspace.spec_file.read_text() == saved
+
+
+def test_swarm_traffic_and_esp_only_between_members(cloud):
+    provision(cloud, masters=1, agents=1, public_agents=0)
+    members = cloud.swarm_port_sources(NAME)
+    assert members and "0.0.0.0/0" not in members
+    for port, protocol in ((7946, "udp"), (4789, "udp")):
+        assert cloud.port_sources(NAME, port, protocol=cloud.protocol_word(protocol)) == members
+    # Each cloud's own word for ESP (IP protocol 50), read back from its API.
+    assert cloud.esp_sources(NAME) == members
+
+
+def test_the_cluster_is_found_by_its_tags_without_local_files(cloud):
+    provision(cloud, masters=1, agents=1, public_agents=1)
+    Workspace(NAME).remove()
+    spec = spec_for(cloud, masters=1, agents=1, public_agents=1)
+
+    report = cluster.status(spec)
+
+    assert sorted(row.name for row in report.nodes) == sorted(m["name"] for m in cloud.machines(NAME))
+    assert {(row.name, row.role, row.pool) for row in report.nodes} == {
+        (m["name"], m["tags"]["flotilla-role"], m["tags"]["flotilla-pool"]) for m in cloud.machines(NAME)
+    }
+    assert "SSH key" in report.unreadable
+    assert not Workspace(NAME).spec_file.exists()
+
+    assert cluster.down(spec) is True
+    assert cloud.machines(NAME) == []
+    assert cloud.networks(NAME) == []
+    assert cloud.tagged_resources(NAME) == []
+    assert cluster.down(spec) is True

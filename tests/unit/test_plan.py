@@ -56,6 +56,10 @@ def test_inventory_groups_and_connection():
     assert public == {"ansible_host": "203.0.113.9", "flotilla_advertise_address": "10.0.0.9"}
     assert data["cluster"]["vars"]["ansible_user"] == "admin"
     assert "StrictHostKeyChecking=accept-new" in data["cluster"]["vars"]["ansible_ssh_common_args"]
+    # Machines flotilla made are named after their inventory names; the
+    # cluster's name is in the tags, not in a variable nothing reads.
+    assert data["cluster"]["vars"]["common_set_hostname"] is True
+    assert "flotilla_cluster_name" not in data["cluster"]["vars"]
 
 
 def test_a_cluster_cannot_move_to_another_provider_or_region():

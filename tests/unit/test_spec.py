@@ -28,7 +28,10 @@ def test_every_problem_is_reported_in_one_sentence_each():
 
 
 def test_an_even_number_of_masters_needs_to_be_meant():
-    assert any("--allow-even-masters" in p for p in problems({"masters": 2}))
+    assert problems({"masters": 4}) == [
+        "4 masters tolerate 1 failure, no more than 3 would, since 3 must stay reachable; use an odd number, "
+        "or pass --allow-even-masters (allow_even_masters: true) if you mean it."
+    ]
     assert build_spec({"masters": 2, "allow_even_masters": True}).masters == 2
 
 

@@ -11,10 +11,15 @@ rules are Flotilla's: any other rule in them is revoked.
 import dataclasses
 import ipaddress
 
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import SWARM_TRAFFIC
+
 from provisioners.providers.aws.errors import is_gone
 from provisioners.providers.base import MANAGED_BY, TAG_CLUSTER, TAG_MANAGED_BY
 
-SWARM_PORTS = (("tcp", 2377), ("tcp", 7946), ("udp", 7946), ("udp", 4789))
+# A security group names tcp, udp and icmp by name and every other protocol
+# by its IP protocol number, and answers with the number too.
+IP_PROTOCOL = {"tcp": "tcp", "udp": "udp", "esp": "50"}
+PORTED = ("tcp", "udp")
 WORLD = "0.0.0.0/0"
 
 
@@ -46,7 +51,9 @@ class Network:
         subnet_id = self._subnet(vpc_id, options.vpc_cidr)
         self._route_table(vpc_id, subnet_id, gateway_id)
         group_id = self._group(vpc_id, self.name, "swarm members")
-        members = {("tcp", 22, 22, ssh_cidr)} | {(proto, port, port, group_id) for proto, port in SWARM_PORTS}
+        members = {("tcp", 22, 22, ssh_cidr)} | {
+            (IP_PROTOCOL[traffic.protocol], traffic.port, traffic.port, group_id) for traffic in SWARM_TRAFFIC
+        }
         self._converge_rules(group_id, members)
         public_group_id = self._group(vpc_id, f"{self.name}-public", "published ports of public agents")
         self._converge_rules(public_group_id, {("tcp", port, port, WORLD) for port in options.public_ports})
@@ -110,7 +117,12 @@ class Network:
         group = self.ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
         present = set()
         for permission in group["IpPermissions"]:
-            ports = (permission["IpProtocol"], permission.get("FromPort"), permission.get("ToPort"))
+            protocol = permission["IpProtocol"]
+            # Ports mean nothing to other protocols, whatever EC2 answers for them.
+            if protocol in PORTED:
+                ports = (protocol, permission.get("FromPort"), permission.get("ToPort"))
+            else:
+                ports = (protocol, None, None)
             present |= {(*ports, r["CidrIp"]) for r in permission.get("IpRanges", [])}
             present |= {(*ports, p["GroupId"]) for p in permission.get("UserIdGroupPairs", [])}
         if wanted - present:
@@ -159,9 +171,9 @@ class Network:
 def _permissions(rules):
     permissions = []
     for protocol, from_port, to_port, source in sorted(rules, key=str):
-        permission = {"IpProtocol": protocol}
-        if from_port is not None:
-            permission.update(FromPort=from_port, ToPort=to_port)
+        # -1: every port, which is what a protocol without ports gets anyway.
+        permission = {"IpProtocol": protocol, "FromPort": -1 if from_port is None else from_port}
+        permission["ToPort"] = -1 if to_port is None else to_port
         if source.startswith("sg-"):
             permission["UserIdGroupPairs"] = [{"GroupId": source}]
         else:

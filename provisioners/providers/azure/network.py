@@ -4,11 +4,20 @@ Each is looked up first and created only when missing, so a re-run changes
 nothing; the NSG is rewritten only when its rules differ from the spec's.
 """
 
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import SWARM_TRAFFIC
+
 from provisioners.providers.azure.layout import SUBNET
 from provisioners.providers.base import MANAGED_BY, TAG_CLUSTER, TAG_MANAGED_BY, ProviderError
 
-SWARM_TCP = ["2377", "7946"]
-SWARM_UDP = ["4789", "7946"]
+
+def _swarm_ports(protocol):
+    return sorted({str(t.port) for t in SWARM_TRAFFIC if t.protocol == protocol})
+
+
+SWARM_TCP = _swarm_ports("tcp")
+SWARM_UDP = _swarm_ports("udp")
+# An NSG names ESP "Esp"; a protocol without ports takes the port range "*".
+SWARM_ESP = any(t.protocol == "esp" for t in SWARM_TRAFFIC)
 
 
 def ensure_group(clients, layout, location, tags):
@@ -77,7 +86,8 @@ def security_rules(options, public_asg_id):
             protocol=protocol,
             source_address_prefixes=sources,
             source_port_range="*",
-            destination_port_ranges=ports,
+            # A protocol without ports (Esp) takes the single range "*".
+            **({"destination_port_range": "*"} if ports == ["*"] else {"destination_port_ranges": ports}),
             **(
                 {"destination_application_security_groups": [ApplicationSecurityGroup(id=destination_asg)]}
                 if destination_asg
@@ -94,6 +104,11 @@ def security_rules(options, public_asg_id):
         # gateways; this keeps the swarm's ports to the VNet's own range.
         rule("swarm-others", 130, "*", ["*"], sorted(set(SWARM_TCP + SWARM_UDP)), access="Deny"),
     ]
+    if SWARM_ESP:
+        rules += [
+            rule("swarm-esp", 125, "Esp", vnet, ["*"]),
+            rule("swarm-esp-others", 135, "Esp", ["*"], ["*"], access="Deny"),
+        ]
     if options.public_ports:
         ports = [str(port) for port in sorted(set(options.public_ports))]
         rules.append(rule("public", 140, "Tcp", ["Internet"], ports, destination_asg=public_asg_id))

@@ -6,11 +6,20 @@ instances' labels. Each is looked up by name before it is made, so that a
 re-run converges; a rule that differs from the spec is updated in place.
 """
 
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import SWARM_TRAFFIC
+
 from provisioners.providers.base import MANAGED_BY, TAG_CLUSTER, TAG_MANAGED_BY
 
-# Docker swarm: cluster management, node gossip, VXLAN overlay traffic, and
-# ESP for overlay networks created with --opt encrypted.
-SWARM_TRAFFIC = (("tcp", ("2377", "7946")), ("udp", ("7946", "4789")), ("esp", ()))
+
+def swarm_allowed():
+    """The swarm's traffic as a firewall rule's ``allowed``: one entry per
+    protocol (Compute names ESP "esp"), ports only where the protocol has them."""
+    ports = {}
+    for traffic in SWARM_TRAFFIC:
+        ports.setdefault(traffic.protocol, [])
+        if traffic.port is not None:
+            ports[traffic.protocol].append(str(traffic.port))
+    return list(ports.items())
 
 
 class ClusterNetwork:
@@ -117,7 +126,7 @@ class ClusterNetwork:
             rule(
                 "swarm",
                 "Docker swarm between the cluster's machines",
-                SWARM_TRAFFIC,
+                swarm_allowed(),
                 source_tags=[self.member_tag],
                 target_tags=[self.member_tag],
             ),

@@ -122,6 +122,15 @@ class LocalProvider(Provider):
             with contextlib.suppress(docker.errors.NotFound):
                 self.client.volumes.get(engine_volume(name)).remove(force=True)
 
+    def remains(self):
+        """Every container, network and volume still labelled with the cluster."""
+        filters = self._filters()
+        return [
+            *(f"container {c.name}" for c in self.client.containers.list(all=True, filters=filters)),
+            *(f"network {n.name}" for n in self.client.networks.list(filters=filters)),
+            *(f"volume {v.name}" for v in self.client.volumes.list(filters=filters)),
+        ]
+
     def cleanup(self):
         for volume in self.client.volumes.list(filters=self._filters()):
             volume.remove(force=True)
