@@ -3,6 +3,7 @@ a process of its own, against moto's server, checked through EC2's own API."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -109,6 +110,43 @@ def test_provision_then_down(env, ec2, tmp_path):
     gone = flotilla(env, tmp_path, "down", "--name", NAME)
 
     assert gone.returncode == 0, gone.stderr
+    assert live_instances(ec2) == []
+    assert ec2.describe_vpcs(Filters=tag_filter(NAME))["Vpcs"] == []
+    assert ec2.describe_security_groups(Filters=tag_filter(NAME))["SecurityGroups"] == []
+    assert ec2.describe_key_pairs(Filters=tag_filter(NAME))["KeyPairs"] == []
+    assert not workspace.exists()
+
+
+def test_down_from_a_fresh_clone_given_only_the_spec(env, ec2, tmp_path):
+    spec = tmp_path / "prod.yml"
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "name": NAME,
+                "provider": "aws",
+                "masters": 1,
+                "agents": 0,
+                "public_agents": 0,
+                "aws": {"ssh_cidr": SSH_CIDR},
+            }
+        )
+    )
+    provisioned = flotilla(env, tmp_path, "provision", "--no-wait", "-f", str(spec))
+    assert provisioned.returncode == 0, provisioned.stderr
+    assert len(live_instances(ec2)) == 1
+    # Another machine, or a fresh clone: none of the cluster's files.
+    workspace = Path(provisioned.stdout.strip()).parent
+    shutil.rmtree(workspace)
+
+    listed = flotilla(env, tmp_path, "status", "-f", str(spec))
+    gone = flotilla(env, tmp_path, "down", "--name", NAME, "-f", str(spec))
+    again = flotilla(env, tmp_path, "down", "-f", str(spec))
+
+    assert listed.returncode == 0, listed.stderr
+    assert f"{NAME}-master-1  master  private  running" in listed.stdout
+    assert gone.returncode == 0, gone.stderr
+    assert again.returncode == 0, again.stderr
+    assert gone.stdout.strip() == f"cluster {NAME} is gone: aws lists nothing of it."
     assert live_instances(ec2) == []
     assert ec2.describe_vpcs(Filters=tag_filter(NAME))["Vpcs"] == []
     assert ec2.describe_security_groups(Filters=tag_filter(NAME))["SecurityGroups"] == []

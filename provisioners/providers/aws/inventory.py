@@ -1,5 +1,9 @@
 """A sample inventory for amazon.aws.aws_ec2 that finds the cluster by its tags."""
 
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import MANAGED_BY, TAG_CLUSTER, TAG_MANAGED_BY
+
+from provisioners.providers.sample_inventory import keyed_groups
+
 TEMPLATE = """\
 # Written by `flotilla provision` for cluster {cluster}: the same groups as
 # hosts.yml, found live through the instances' tags by amazon.aws.aws_ec2.
@@ -10,8 +14,8 @@ plugin: amazon.aws.aws_ec2
 regions:
   - {region}
 filters:
-  tag:flotilla-cluster: {cluster}
-  tag:managed-by: flotilla
+  tag:{tag_cluster}: {cluster}
+  tag:{tag_managed_by}: {managed_by}
   instance-state-name: running
 hostnames:
   - tag:Name
@@ -20,17 +24,19 @@ compose:
   ansible_user: "'{ssh_user}'"
   ansible_become: true
   flotilla_advertise_address: private_ip_address
-  flotilla_cluster_name: "'{cluster}'"
+  common_set_hostname: true
 leading_separator: false
-keyed_groups:
-  # masters and agents, children of cluster
-  - key: tags['flotilla-role'] ~ 's'
-    parent_group: cluster
-  # agents_private and agents_public, children of agents
-  - key: "('agents_' ~ tags['flotilla-pool']) if tags['flotilla-role'] == 'agent' else ''"
-    parent_group: agents
-"""
+{keyed_groups}"""
 
 
 def aws_ec2_inventory(cluster, region, ssh_user):
-    return "aws_ec2.yml", TEMPLATE.format(cluster=cluster, region=region, ssh_user=ssh_user)
+    text = TEMPLATE.format(
+        cluster=cluster,
+        region=region,
+        ssh_user=ssh_user,
+        tag_cluster=TAG_CLUSTER,
+        tag_managed_by=TAG_MANAGED_BY,
+        managed_by=MANAGED_BY,
+        keyed_groups=keyed_groups("tags"),
+    )
+    return "aws_ec2.yml", text

@@ -5,13 +5,15 @@ puts them in the same groups; useful where machines come and go outside
 `flotilla` and Ansible should see the cloud's current truth.
 """
 
-from provisioners.providers.base import TAG_CLUSTER, TAG_POOL, TAG_ROLE
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import TAG_CLUSTER
+
+from provisioners.providers.sample_inventory import keyed_groups
 
 TEMPLATE = """\
 # Sample inventory for the azure.azcollection.azure_rm plugin, written by
-# `flotilla provision` for cluster {cluster}. Use it instead of hosts.yml with
-#   ansible-playbook -i inventories/{cluster}/azure_rm.yml \\
-#     --private-key inventories/{cluster}/ssh/id_ed25519 site.yml
+# `flotilla provision` for cluster {cluster}. Use it instead of hosts.yml,
+# from this directory (`flotilla inventory --path` names it), with
+#   ansible-playbook -i azure_rm.yml --private-key ssh/id_ed25519 site.yml
 # The plugin signs in as the SDKs do (AZURE_* variables, or `az login`).
 plugin: azure.azcollection.azure_rm
 auth_source: auto
@@ -20,22 +22,12 @@ include_vm_resource_groups:
 plain_host_names: true
 exclude_host_filters:
   - tags['{tag_cluster}'] | default('') != '{cluster}'
-keyed_groups:
-  # masters and agents, under cluster
-  - key: tags['{tag_role}'] ~ 's'
-    prefix: ""
-    separator: ""
-    parent_group: cluster
-  # agents_private and agents_public, under agents; masters make no group here
-  - key: "tags['{tag_pool}'] if tags['{tag_role}'] == 'agent' else ''"
-    prefix: agents
-    parent_group: agents
-hostvar_expressions:
+{keyed_groups}hostvar_expressions:
   ansible_host: public_ipv4_addresses | first
   ansible_user: "'{ssh_user}'"
   ansible_become: true
   flotilla_advertise_address: private_ipv4_addresses | first
-  flotilla_cluster_name: "'{cluster}'"
+  common_set_hostname: true
 """
 
 
@@ -45,6 +37,5 @@ def sample_inventory(cluster, group, ssh_user):
         group=group,
         ssh_user=ssh_user,
         tag_cluster=TAG_CLUSTER,
-        tag_role=TAG_ROLE,
-        tag_pool=TAG_POOL,
+        keyed_groups=keyed_groups("tags"),
     )

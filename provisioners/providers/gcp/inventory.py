@@ -4,7 +4,9 @@ It finds the same machines as the static hosts.yml, live, by their labels,
 and puts them in the same groups (masters, agents_private, agents_public).
 """
 
-from provisioners.providers.base import TAG_CLUSTER, TAG_POOL, TAG_ROLE
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import MANAGED_BY, TAG_CLUSTER, TAG_MANAGED_BY
+
+from provisioners.providers.sample_inventory import keyed_groups
 
 FILE_NAME = "gcp_compute.yml"
 
@@ -21,7 +23,7 @@ zones:
 auth_kind: application
 filters:
   - labels.{tag_cluster} = "{cluster}"
-  - labels.managed-by = "flotilla"
+  - labels.{tag_managed_by} = "{managed_by}"
 hostnames:
   - name
 compose:
@@ -29,20 +31,8 @@ compose:
   ansible_user: "'{ssh_user}'"
   ansible_become: true
   flotilla_advertise_address: networkInterfaces[0].networkIP
-  flotilla_cluster_name: "'{cluster}'"
-keyed_groups:
-  # No prefix and no separator: the group is the key itself.
-  # masters and agents, children of cluster
-  - key: labels['{tag_role}'] ~ 's'
-    prefix: ""
-    separator: ""
-    parent_group: cluster
-  # agents_private and agents_public, children of agents
-  - key: "('agents_' ~ labels['{tag_pool}']) if labels['{tag_role}'] == 'agent' else ''"
-    prefix: ""
-    separator: ""
-    parent_group: agents
-"""
+  common_set_hostname: true
+{keyed_groups}"""
 
 
 def render(cluster, options):
@@ -53,8 +43,9 @@ def render(cluster, options):
         project=options.project,
         zone=options.zone,
         tag_cluster=TAG_CLUSTER,
-        tag_role=TAG_ROLE,
-        tag_pool=TAG_POOL,
+        tag_managed_by=TAG_MANAGED_BY,
+        managed_by=MANAGED_BY,
+        keyed_groups=keyed_groups("labels"),
         ssh_user=options.ssh_user,
     )
     return FILE_NAME, text

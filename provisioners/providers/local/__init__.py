@@ -132,10 +132,17 @@ class LocalProvider(Provider):
         ]
 
     def cleanup(self):
-        for volume in self.client.volumes.list(filters=self._filters()):
-            volume.remove(force=True)
-        for network in self.client.networks.list(names=[self.network_name], filters=self._filters()):
-            network.remove()
+        """Delete the cluster's labelled networks and volumes. One still in use
+        (a container that is not the cluster's on its network) stays: Docker
+        refuses, and remains() names it."""
+        import docker.errors
+
+        for resource in [
+            *self.client.volumes.list(filters=self._filters()),
+            *self.client.networks.list(filters=self._filters()),
+        ]:
+            with contextlib.suppress(docker.errors.APIError):
+                resource.remove()
 
 
 def docker_client():

@@ -1,0 +1,135 @@
+"""Bare metal: a hand-written inventory (with group_vars/) drives the same
+configuration through `ansible-playbook` and through `flotilla up`.
+
+The "bare metal" machines are made with the local provider (cluster
+h1-metal); the inventory that lists them is written by hand, as a user
+would, with agent_labels only in group_vars/all.yml. Every assertion reads
+the swarm itself, through a master's own Docker engine. The tests run in
+order on one set of machines; the fixture takes them down.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.e2e.conftest import Machines, flotilla
+
+NAME = "h1-metal"
+METAL = "h1-metal-bm"  # the bare metal cluster's name: the same machines, seen through the user's inventory
+MASTER = f"{NAME}-master-1"
+AGENT = f"{NAME}-agent-1"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def machines(docker_client):
+    made = flotilla("provision", "--name", NAME, "--masters", "1", "--agents", "1", "--public-agents", "0")
+    assert made.returncode == 0, made.stdout + made.stderr
+    yield Machines(docker_client, NAME)
+    flotilla("down", "--name", NAME)
+    assert Machines(docker_client, NAME).leftovers() == {"containers": [], "networks": [], "volumes": []}
+
+
+@pytest.fixture(scope="module")
+def site(machines, tmp_path_factory):
+    """The user's own inventory directory: hosts.yml and group_vars/all.yml."""
+    site = tmp_path_factory.mktemp("site")
+    key = machines.workspace.private_key_file
+    hosts = {
+        "cluster": {
+            "children": {
+                "masters": {"hosts": {MASTER: {"ansible_host": machines.address(MASTER)}}},
+                "agents": {
+                    "children": {
+                        "agents_private": {"hosts": {AGENT: {"ansible_host": machines.address(AGENT)}}},
+                        "agents_public": {"hosts": {}},
+                    }
+                },
+            }
+        }
+    }
+    (site / "hosts.yml").write_text(yaml.safe_dump(hosts, sort_keys=False))
+    (site / "group_vars").mkdir()
+    (site / "group_vars" / "all.yml").write_text(
+        yaml.safe_dump(
+            {
+                "ansible_user": "root",
+                "ansible_ssh_private_key_file": str(key),
+                "ansible_ssh_common_args": "-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no",
+                "agent_labels": {"zone": "a"},
+            }
+        )
+    )
+    spec = site / "metal.yml"
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "name": METAL,
+                "provider": "baremetal",
+                "masters": 1,
+                "agents": 1,
+                "public_agents": 0,
+                "baremetal": {"inventory": str(site / "hosts.yml")},
+            }
+        )
+    )
+    yield site
+    flotilla("down", "-f", str(spec))
+
+
+def agent_labels(machines):
+    # A label written by the agent role reaches the manager's list at once;
+    # give a busy host a moment all the same.
+    deadline = time.monotonic() + 10
+    while True:
+        labels = machines.members(through=MASTER)[AGENT]["labels"]
+        if "zone" in labels or time.monotonic() > deadline:
+            return labels
+        time.sleep(1)
+
+
+def test_ansible_playbook_with_the_user_s_inventory_applies_group_vars(machines, site):
+    result = subprocess.run(
+        [Path(sys.executable).parent / "ansible-playbook", "-i", site / "hosts.yml", "site.yml"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")},
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    members = machines.members(through=MASTER)
+    assert members[MASTER]["role"] == "manager" and members[AGENT]["role"] == "worker"
+    assert agent_labels(machines)["zone"] == "a"
+
+
+def test_flotilla_up_with_provider_baremetal_uses_the_same_inventory(machines, site):
+    # Changed only in group_vars/: only a run that reads the user's directory sees it.
+    all_vars = site / "group_vars" / "all.yml"
+    all_vars.write_text(all_vars.read_text().replace("zone: a", "zone: b"))
+
+    result = flotilla("up", "-f", str(site / "metal.yml"))
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert agent_labels(machines)["zone"] == "b"
+    # The user's inventory is used as it is: no copy of it, and no key, is kept.
+    workspace = Machines(machines.client, METAL).workspace
+    assert sorted(p.name for p in workspace.path.iterdir()) == ["cluster.yml"]
+
+
+def test_status_of_the_bare_metal_cluster(machines, site):
+    result = flotilla("status", "-f", str(site / "metal.yml"))
+
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:] if line.startswith(NAME)}
+    members = machines.members(through=MASTER)
+    assert set(rows) == set(members) == {MASTER, AGENT}
+    assert rows[MASTER][1:5] == ["master", "private", "listed", "ready/drain/reachable"]
+    assert rows[AGENT][1:5] == ["agent", "private", "listed", "ready/active"]
+    assert rows[MASTER][5] == "*"
