@@ -38,7 +38,7 @@ def run(cloud):
         cluster.provision(spec, wait=False)
         created = time.monotonic()
         machines = len(harness.machines(NAME))
-        cluster.down(NAME)
+        cluster.down(spec)
         deleted = time.monotonic()
         left = len(harness.machines(NAME))
         calls = harness.total_calls

@@ -42,24 +42,6 @@ def provider_for(spec, workspace, generate_key=False):
     return cls(spec, spec.options, public_key)
 
 
-def load_spec(name):
-    """The spec a cluster was last provisioned from, as remembered on this machine."""
-    workspace = Workspace(name)
-    if not workspace.exists():
-        raise FlotillaError(
-            f"this machine remembers no cluster '{name}' ({workspace.spec_file} does not exist); "
-            "give its spec with -f SPEC (or --provider and --name)."
-        )
-    spec = build_spec(workspace.load_spec_data())
-    if spec.name != name:
-        # A copied directory would otherwise act on the cluster it names.
-        raise FlotillaError(
-            f"{workspace.spec_file} describes cluster '{spec.name}', not '{name}'; "
-            f"use --name {spec.name}, or remove the copy."
-        )
-    return spec
-
-
 def counts(nodes):
     """How many machines of each kind, keyed by the spec's count keys."""
     return {kind.count_key: sum(1 for n in nodes if (n.role, n.pool) == (kind.role, kind.pool)) for kind in KINDS}

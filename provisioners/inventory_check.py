@@ -34,8 +34,6 @@ from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import
 from provisioners.collection import COLLECTION_ROOT
 from provisioners.inventory_source import Problem
 
-# The groups that give a host its role, in this order.
-ROLE_GROUPS = KIND_GROUPS
 # Flotilla's own variables that an inventory may set.
 FLOTILLA_VARIABLES = ("flotilla_advertise_address", "flotilla_allow_even_masters")
 # Set by the master role's discover tasks during a run; a value from the
@@ -98,7 +96,7 @@ def cluster_hosts(source):
     """Every listing of a host in masters, agents_private or agents_public,
     their child groups included, in that order of groups."""
     hosts = []
-    for group in ROLE_GROUPS:
+    for group in KIND_GROUPS:
         for entry in _entries_under(source, group, set()):
             hosts.extend(ClusterHost(name, group, entry.line) for name in entry.names)
     return hosts

@@ -1,8 +1,9 @@
 import sys
 
 import click
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import KIND_GROUPS
 
-from provisioners.inventory_check import ROLE_GROUPS, check_inventory, cluster_hosts, format_problems
+from provisioners.inventory_check import check_inventory, cluster_hosts, format_problems
 from provisioners.inventory_source import read_inventory
 
 
@@ -17,5 +18,5 @@ def command(path):
     if problems:
         sys.exit(1)
     groups = [host.group for host in cluster_hosts(source)]
-    counts = ", ".join(f"{group}: {groups.count(group)}" for group in ROLE_GROUPS)
+    counts = ", ".join(f"{group}: {groups.count(group)}" for group in KIND_GROUPS)
     click.echo(f"{path}: no problems ({counts}).")
