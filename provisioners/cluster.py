@@ -240,8 +240,8 @@ def up(spec):
     return runner.run_playbook(provision(spec), "site.yml")
 
 
-def _listed(spec, workspace=None):
-    workspace = workspace or Workspace(spec.name)
+def _listed(spec):
+    workspace = Workspace(spec.name)
     provider = provider_for(spec, workspace)
     provider.check()
     return workspace, provider, provider.list_nodes()
@@ -263,11 +263,14 @@ def down(spec):
     cluster, and False for bare metal, whose machines are only forgotten.
     Raises FlotillaError naming what remains, keeping the files, otherwise.
     """
-    workspace, provider, nodes = _listed(spec)
+    workspace = Workspace(spec.name)
+    provider = provider_for(spec, workspace)
     if not provider.owns_machines:
+        # Nothing to ask the user's inventory: it may be gone already.
         workspace.remove()
         return False
-    provider.delete_nodes([node.name for node in nodes])
+    provider.check()
+    provider.delete_nodes([node.name for node in provider.list_nodes()])
     provider.cleanup()
     remains = provider.remains()
     if remains:

@@ -152,3 +152,12 @@ def test_down_only_forgets_the_machines(tmp_path):
     assert cluster.down(spec_for(user_inventory)) is False
     assert not Workspace("metal").path.exists()
     assert user_inventory.read_text() == GOOD_YAML
+
+
+def test_down_forgets_a_cluster_whose_inventory_is_gone(tmp_path):
+    user_inventory = write(tmp_path, "hosts.yml", GOOD_YAML)
+    cluster.provision(spec_for(user_inventory))
+    spec = spec_for(user_inventory)
+    user_inventory.unlink()
+    assert cluster.down(spec) is False
+    assert not Workspace("metal").path.exists()
