@@ -6,8 +6,8 @@ The checks run on the controller: the hosts need not exist.
 
 import pytest
 import yaml
-
 from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import even_masters_problem
+
 from provisioners import runner
 from provisioners.errors import FlotillaError
 
@@ -44,5 +44,5 @@ def test_an_even_number_of_masters_is_refused_in_the_vocabularys_words(tmp_path)
     ],
 )
 def test_odd_masters_or_the_flag_pass(tmp_path, masters, cluster_vars, master_vars):
-    result = runner.run_playbook(inventory(tmp_path, masters, cluster_vars, master_vars), "playbooks/check-inventory.yml")
-    assert result.rc == 0
+    hosts = inventory(tmp_path, masters, cluster_vars, master_vars)
+    assert runner.run_playbook(hosts, "playbooks/check-inventory.yml").rc == 0
