@@ -237,7 +237,7 @@ def _ssh_banner(address, port=22):
 
 def up(spec):
     """Provision the cluster and run site.yml on it; a re-run converges."""
-    return runner.run_playbook(provision(spec), "site.yml")
+    return runner.run_playbook(provision(spec), "playbooks/site.yml")
 
 
 def _listed(spec):

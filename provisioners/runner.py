@@ -1,12 +1,19 @@
-"""Run the project's playbooks and modules through ansible-runner."""
+"""Run the collection's playbooks and modules through ansible-runner.
 
+The playbooks and roles are those of the installed collection
+``flotilla.cluster`` (in an editable install, the checkout itself), and
+Ansible's settings are passed here through its environment variables, so
+that a ``pip install`` of flotilla runs without the checkout's ansible.cfg.
+"""
+
+import json
 import os
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from provisioners.collection import COLLECTION_ROOT as PROJECT_ROOT
+from provisioners.collection import COLLECTION_ROOT
 from provisioners.errors import FlotillaError
 
 
@@ -18,21 +25,37 @@ class RunResult:
     results: dict  # host -> the last task's result, for module runs
 
 
+def _collections_path(root):
+    # Installed, the collection sits at <dir>/ansible_collections/flotilla/cluster;
+    # a checkout links itself there under collections/.
+    if root.parent.parent.name == "ansible_collections":
+        return root.parents[2]
+    return root / "collections"
+
+
 def _envvars():
+    root = COLLECTION_ROOT
     # The ansible commands live beside the Python that runs flotilla (a
     # virtualenv's bin/), which need not be on the caller's PATH.
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
     return {
         "PATH": path,
-        "ANSIBLE_CONFIG": str(PROJECT_ROOT / "ansible.cfg"),
+        "ANSIBLE_ROLES_PATH": str(root / "roles"),
+        "ANSIBLE_COLLECTIONS_PATH": str(_collections_path(root)),
+        "ANSIBLE_INTERPRETER_PYTHON": "auto_silent",
+        "ANSIBLE_FORKS": "20",
+        "ANSIBLE_STDOUT_CALLBACK": "default",
+        "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml",
+        "ANSIBLE_PIPELINING": "True",
+        "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=60s",
         "ANSIBLE_NOCOLOR": "0" if sys.stdout.isatty() else "1",
     }
 
 
 def run_playbook(inventory, playbook, extravars=None):
-    """Run ``playbook`` (a path relative to the project) and fail unless it passes."""
+    """Run ``playbook`` (a path inside the collection, such as "playbooks/scale.yml") and fail unless it passes."""
     result = _run(
-        playbook=str(PROJECT_ROOT / playbook),
+        playbook=str(COLLECTION_ROOT / playbook),
         inventory=str(inventory),
         extravars=extravars or {},
     )
@@ -50,7 +73,9 @@ def run_module(inventory, hosts, module, args=None, check=False):
     """Run one module on ``hosts`` (in check mode, with diff) and return each host's result."""
     return _run(
         module=module,
-        module_args=" ".join(f"{k}={v}" for k, v in (args or {}).items()) or None,
+        # JSON keeps values with spaces, quotes or '=' whole (ansible reads
+        # arguments that start with '{' as JSON).
+        module_args=json.dumps(args) if args else None,
         host_pattern=hosts,
         inventory=str(inventory),
         cmdline="--check --diff" if check else None,
@@ -78,8 +103,9 @@ def _run(**kwargs):
 
     with tempfile.TemporaryDirectory(prefix="flotilla-run-") as private_dir:
         runner = ansible_runner.run(
+            # The private directory is also the working directory, so no
+            # ansible.cfg of the caller's current directory applies.
             private_data_dir=private_dir,
-            project_dir=str(PROJECT_ROOT),
             envvars=_envvars(),
             event_handler=collect,
             # Artifacts would keep every event on disk; the results are all we need.

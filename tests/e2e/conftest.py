@@ -119,4 +119,4 @@ class Machines:
         return members
 
     def site(self):
-        return cluster.runner.run_playbook(self.workspace.inventory_file, "site.yml")
+        return cluster.runner.run_playbook(self.workspace.inventory_file, "playbooks/site.yml")

@@ -1,0 +1,106 @@
+"""Changing the engines' configuration on a running cluster restarts every
+engine, one at a time, without losing the leader or a request.
+
+One cluster of 3 masters and 2 agents, a service on the agents and a client
+sending it requests; a thread asks the masters for the Raft leader every
+second while site.yml runs with a new `engine_daemon_options`.
+"""
+
+import threading
+import time
+
+import pytest
+
+from provisioners import runner
+from tests.e2e import workload
+from tests.e2e.conftest import Machines, flotilla
+
+NAME = "h3-restart"
+MASTERS = [f"{NAME}-master-{i}" for i in (1, 2, 3)]
+AGENTS = [f"{NAME}-agent-{i}" for i in (1, 2)]
+LABEL = "flotilla.e2e=restarted"
+
+
+@pytest.fixture(scope="module")
+def machines(docker_client):
+    result = flotilla("up", "--name", NAME, "--masters", "3", "--agents", "2", "--public-agents", "0")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    machines = Machines(docker_client, NAME)
+    yield machines
+    flotilla("down", "--name", NAME)
+    assert machines.leftovers() == {"containers": [], "networks": [], "volumes": []}
+
+
+class LeaderSamples(threading.Thread):
+    """Once a second, the leader as the first master that answers reports it (None: no leader)."""
+
+    def __init__(self, machines):
+        super().__init__(daemon=True)
+        self.machines = machines
+        self.samples = []
+        self._halt = threading.Event()
+
+    def run(self):
+        while not self._halt.is_set():
+            self.samples.append((time.strftime("%H:%M:%S"), self._leader()))
+            self._halt.wait(1)
+
+    def _leader(self):
+        for master in MASTERS:
+            result = self.machines.client.containers.get(master).exec_run(
+                ["docker", "node", "ls", "--format", "{{.Hostname}} {{.ManagerStatus}}"]
+            )
+            if result.exit_code == 0:
+                leaders = [line.split()[0] for line in result.output.decode().splitlines() if line.endswith(" Leader")]
+                return leaders[0] if leaders else None
+        return None
+
+    def stop(self):
+        self._halt.set()
+        self.join()
+
+
+def engine_state(machines, node):
+    """The engine's labels and when its process started (a restart changes it)."""
+    labels = machines.exec(node, "docker", "info", "--format", "{{json .Labels}}").strip()
+    started = machines.exec(node, "systemctl", "show", "docker", "--property", "ExecMainStartTimestampMonotonic")
+    return labels, started.strip()
+
+
+def test_new_engine_options_restart_every_engine_without_losing_the_leader_or_a_request(machines, docker_client):
+    workload.load_image(machines, workload.build_image(docker_client), AGENTS)
+    workload.create_service(machines, MASTERS[0], replicas=2)
+    assert workload.wait_for_replicas(machines, MASTERS[0], replicas=2) == AGENTS
+    before = {node: engine_state(machines, node) for node in MASTERS + AGENTS}
+    client = workload.Client([machines.address(agent) for agent in AGENTS])
+    leaders = LeaderSamples(machines)
+    client.start()
+    leaders.start()
+    started = time.monotonic()
+    try:
+        runner.run_playbook(
+            machines.workspace.inventory_file, "playbooks/site.yml", extravars={"engine_daemon_options": {"labels": [LABEL]}}
+        )
+    finally:
+        leaders.stop()
+        client.stop()
+    print(f"site.yml with new engine options: {time.monotonic() - started:.0f} s, {client.requests} requests")
+
+    assert client.requests > 100
+    assert client.failures == 0, f"{client.failures} of {client.requests} requests failed"
+    gaps = [when for when, leader in leaders.samples if leader is None]
+    assert gaps == [], f"no leader at {gaps} (of {len(leaders.samples)} samples)"
+    after = {node: engine_state(machines, node) for node in MASTERS + AGENTS}
+    for node in MASTERS + AGENTS:
+        assert LABEL in after[node][0], f"{node}'s engine does not run with the new options"
+        assert after[node][1] != before[node][1], f"{node}'s engine did not restart"
+    members = machines.assert_membership_matches_inventory(through=MASTERS[1])
+    assert {members[m]["reachability"] for m in MASTERS} == {"reachable"}
+    assert workload.wait_for_replicas(machines, MASTERS[0], replicas=2) == AGENTS
+
+    # The same options again: nothing changes, nothing restarts.
+    again = runner.run_playbook(
+        machines.workspace.inventory_file, "playbooks/site.yml", extravars={"engine_daemon_options": {"labels": [LABEL]}}
+    )
+    assert sum(again.stats.get("changed", {}).values()) == 0, again.stats["changed"]
+    assert {node: engine_state(machines, node) for node in MASTERS + AGENTS} == after
