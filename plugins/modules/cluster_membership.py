@@ -9,7 +9,7 @@ module: cluster_membership
 short_description: Found, join or leave a Flotilla (Docker swarm) cluster from the node itself
 description:
   - The node's own part of its membership, which only the node can do in
-    Docker: found a new swarm, join one as a worker, or leave it.
+    Docker (found a new swarm, join one as a worker, or leave it).
   - Changes to a member (role, availability, labels, removal) are made from a
     manager with M(flotilla.cluster.cluster_node).
   - Reads the engine's state first and changes nothing when it already

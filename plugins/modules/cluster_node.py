@@ -9,7 +9,7 @@ module: cluster_node
 short_description: Change or remove one member of a Flotilla (Docker swarm) cluster from a manager
 description:
   - Runs on a healthy manager (C(delegate_to) a master) and changes the
-    member named I(name): its role, availability and labels, or drains it,
+    member named I(name) (its role, availability and labels), or drains it,
     or takes it out of the member list.
   - Joining and leaving are the node's own steps, made on the node with
     M(flotilla.cluster.cluster_membership).

@@ -7,6 +7,7 @@ import json
 from unittest import mock
 
 import pytest
+import yaml
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.flotilla.cluster.plugins.modules import cluster_info, cluster_membership, cluster_node
@@ -289,3 +290,30 @@ def test_cluster_info_returns_tokens_only_when_asked(run):
     assert "join_tokens" not in plain and plain["quorum"]["healthy"]
     asked, _ = run(cluster_info, client, join_tokens=True)
     assert asked["join_tokens"] == {"worker": TOKENS["Worker"], "manager": TOKENS["Manager"]}
+
+
+def argument_spec(module):
+    """The argument_spec the module's main() builds."""
+    seen = {}
+
+    def record(self, argument_spec, **kwargs):
+        seen.update(argument_spec)
+        raise SystemExit
+
+    with mock.patch.object(AnsibleModule, "__init__", record), pytest.raises(SystemExit):
+        module.main()
+    return seen
+
+
+@pytest.mark.parametrize("module", [cluster_node, cluster_membership, cluster_info], ids=lambda m: m.__name__)
+def test_documentation_parses_and_matches_the_argument_spec(module):
+    options = yaml.safe_load(module.DOCUMENTATION)["options"]
+    assert isinstance(yaml.safe_load(module.EXAMPLES), list)
+    assert all("returned" in value for value in yaml.safe_load(module.RETURN).values())
+    spec = argument_spec(module)
+    assert set(options) == set(spec)
+    for name, option in spec.items():
+        documented = options[name]
+        assert documented["type"] == option["type"], name
+        assert documented.get("default") == option.get("default"), name
+        assert documented.get("choices") == option.get("choices"), name
