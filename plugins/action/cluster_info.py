@@ -21,9 +21,9 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         secret = boolean(self._task.args.get("join_tokens", False), strict=False)
         if secret:
-            # The connection reads this task's play context before it logs
-            # the module's raw answer.
-            self._play_context.no_log = True
+            # The connection logs the module's raw answer unless its own copy
+            # of this task's play context says no_log.
+            self._connection._play_context.no_log = True
         result.update(
             self._execute_module(
                 module_name="flotilla.cluster.cluster_info", module_args=self._task.args, task_vars=task_vars
