@@ -40,23 +40,27 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(docker_client):
-    result = flotilla("up", "--name", NAME, "--masters", "1", "--agents", "1", "--public-agents", "0")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     machines = Machines(docker_client, NAME)
-    before = machines.assert_membership_matches_inventory(through=master(1))
-    result = flotilla("scale", "--name", NAME, "--masters", "3", "--agents", "3")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    client = None
+    try:
+        result = flotilla("up", "--name", NAME, "--masters", "1", "--agents", "1", "--public-agents", "0")
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        before = machines.assert_membership_matches_inventory(through=master(1))
+        result = flotilla("scale", "--name", NAME, "--masters", "3", "--agents", "3")
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
-    agents = [agent(i) for i in (1, 2, 3)]
-    workload.load_image(machines, workload.build_image(docker_client), agents)
-    workload.create_service(machines, master(1), replicas=2)
-    workload.wait_for_replicas(machines, master(1))
-    client = workload.Client(machines.address(a) for a in agents)
-    client.start()
-    yield Cluster(machines, before, client)
-    client.stop()
-    flotilla("down", "--name", NAME)
-    assert machines.leftovers() == {"containers": [], "networks": [], "volumes": []}
+        agents = [agent(i) for i in (1, 2, 3)]
+        workload.load_image(machines, workload.build_image(docker_client), agents)
+        workload.create_service(machines, master(1), replicas=2)
+        workload.wait_for_replicas(machines, master(1))
+        client = workload.Client(machines.address(a) for a in agents)
+        client.start()
+        yield Cluster(machines, before, client)
+    finally:
+        if client:
+            client.stop()
+        flotilla("down", "--name", NAME)
+        assert machines.leftovers() == {"containers": [], "networks": [], "volumes": []}
 
 
 def leader(members):
