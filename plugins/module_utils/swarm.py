@@ -62,9 +62,9 @@ class Timeout(SwarmError):
 class LocalEngine:
     """The Docker engine on the host the module runs on."""
 
-    def __init__(self, client=None):
+    def __init__(self):
         try:
-            self.client = client or docker.from_env(timeout=30)
+            self.client = docker.from_env(timeout=30)
             self._info = self.client.info()
         except docker.errors.DockerException as err:
             raise SwarmError(f"the Docker engine on this host does not answer: {err}") from err
