@@ -1,5 +1,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Choose the master that speaks for the swarm, from what the masters report."""
+"""Read the swarm from what the masters report: the master that speaks for
+it, and the names its members go by."""
 
 from __future__ import annotations
 
@@ -48,10 +49,18 @@ def swarm_manager(hosts, hostvars, allow_bootstrap=True, probe="master_swarm"):
     return {"host": sorted(reports)[0], "bootstrap": True}
 
 
+def member_names(nodes):
+    """Every name a member answers to: its hostname, and the inventory name
+    the roles recorded on it (cluster_info's ``nodes``, each a node summary).
+    Machines keep their own hostnames unless asked, so an inventory name is
+    found among these, not among the hostnames alone."""
+    return sorted({name for node in nodes for name in (node.get("hostname"), node.get("inventory_name")) if name})
+
+
 def _leads(report):
     return report.get("leader") == report.get("hostname")
 
 
 class FilterModule:
     def filters(self):
-        return {"swarm_manager": swarm_manager}
+        return {"swarm_manager": swarm_manager, "member_names": member_names}

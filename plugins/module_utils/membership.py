@@ -1,17 +1,23 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Swarm membership as plain data, and the quorum arithmetic on it.
+"""Swarm membership as plain data, and the quorum guard on it.
 
 Nothing here talks to Docker: the functions take the member list a manager
-reported and decide, so they are tested against recorded states.
+reported and decide, so they are tested against recorded states. The quorum
+rule itself (majority, even numbers) lives in vocabulary.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-MASTER = "master"
-AGENT = "agent"
-SWARM_ROLE = {MASTER: "manager", AGENT: "worker"}
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import (
+    AGENT,
+    MASTER,
+    NAME_LABEL,
+    SWARM_ROLE,
+    even_masters_problem,
+    majority,
+)
 
 
 @dataclass(frozen=True)
@@ -31,18 +37,24 @@ class Member:
 
     @property
     def manager(self):
-        return self.role == "manager"
+        return self.role == SWARM_ROLE[MASTER]
 
     @property
     def reachable(self):
         return self.manager and self.reachability == "reachable"
 
+    @property
+    def inventory_name(self):
+        """The inventory name the roles recorded on the node, else its hostname."""
+        return self.labels.get(NAME_LABEL, self.hostname)
+
     def summary(self):
-        """The member as the module reports it (and diffs it)."""
+        """The member as the modules report it (and diff it)."""
         return {
             "member": True,
             "id": self.id,
             "hostname": self.hostname,
+            "inventory_name": self.inventory_name,
             "role": MASTER if self.manager else AGENT,
             "availability": self.availability,
             "state": self.state,
@@ -75,9 +87,11 @@ def member_from_docker(attrs):
     )
 
 
-def find(members, hostname):
-    """The member with that hostname; a live entry wins over stale ones."""
-    matches = [m for m in members if m.hostname == hostname]
+def find(members, name):
+    """The member known by ``name``: its hostname, or the inventory name the
+    roles recorded on it (machines keep their own hostnames unless asked).
+    A live entry wins over stale ones of a reused name."""
+    matches = [m for m in members if name in (m.hostname, m.labels.get(NAME_LABEL))]
     matches.sort(key=lambda m: (m.state != "ready", m.id))
     return matches[0] if matches else None
 
@@ -89,7 +103,7 @@ class Quorum:
 
     @property
     def majority(self):
-        return self.managers // 2 + 1
+        return majority(self.managers)
 
     @property
     def healthy(self):
@@ -132,14 +146,15 @@ class Verdict:
     warnings: tuple = ()
 
 
-def check_change(members, hostname, new_role, force=False):
-    """May the node ``hostname`` take ``new_role`` (None: leave) safely?
+def check_change(members, name, new_role, allow_quorum_loss=False):
+    """May the node ``name`` take ``new_role`` (None: leave) safely?
 
     Refuses a change that starts while quorum is lost, or that would leave
-    the managers without a majority of reachable members; ``force`` turns the
-    refusal into a warning that says what it risks.
+    the managers without a majority of reachable members;
+    ``allow_quorum_loss`` turns the refusal into a warning that says what it
+    risks.
     """
-    target = find(members, hostname)
+    target = find(members, name)
     before = quorum(members)
     after = quorum_after(members, target, new_role)
     warnings = []
@@ -150,40 +165,46 @@ def check_change(members, hostname, new_role, force=False):
             "change can be committed safely; bring unreachable managers back first"
         )
     elif after.managers == 0:
-        problem = f"{hostname} is the last manager; the swarm would have none left"
+        problem = f"{name} is the last manager; the swarm would have none left"
     elif not after.healthy:
         problem = (
-            f"{_describe_change(target, hostname, new_role)} would leave {after.reachable} "
+            f"{_describe_change(target, name, new_role)} would leave {after.reachable} "
             f"reachable of {after.managers} managers, and a swarm of {after.managers} "
             f"managers needs {after.majority} to keep working (now: {before.describe()}); "
             "remove dead managers or bring them back first"
         )
-    if problem and force:
-        warnings.append(f"force: {problem}; the swarm may stop accepting changes until quorum is restored")
+    if problem and allow_quorum_loss:
+        warnings.append(f"allow_quorum_loss: {problem}; the swarm may stop accepting changes until quorum is restored")
         problem = None
-    if after != before and after.managers % 2 == 0 and after.managers > 0:
-        warnings.append(
-            f"the swarm will have {after.managers} managers: an even number tolerates no more "
-            f"failures than {after.managers - 1}"
-        )
+    even = even_masters_problem(after.managers) if after != before else None
+    if even:
+        warnings.append(f"the swarm will have {after.managers} managers: {even}")
     if problem:
-        return Verdict(False, f"refusing the change: {problem} (or pass force: true)", tuple(warnings))
+        return Verdict(False, f"refusing the change: {problem} (or pass allow_quorum_loss: true)", tuple(warnings))
     return Verdict(True, "", tuple(warnings))
 
 
-def _describe_change(target, hostname, new_role):
+def _describe_change(target, name, new_role):
     if new_role is None:
-        return f"removing {'manager' if target and target.manager else 'node'} {hostname}"
+        return f"removing {'manager' if target and target.manager else 'node'} {name}"
     if new_role == MASTER:
-        return f"promoting {hostname}"
-    return f"demoting manager {hostname}"
+        return f"promoting {name}"
+    return f"demoting manager {name}"
 
 
-def desired_member(member, role=None, availability=None, labels=None):
-    """The member as it should be; ``labels`` are merged over its own."""
+def desired_member(member, role=None, availability=None, labels=None, labels_state="merge", labels_to_remove=()):
+    """The member as it should be.
+
+    ``labels`` are merged over the member's own, or replace them all with
+    ``labels_state="replace"``; ``labels_to_remove`` go either way. Docker
+    keeps label values as strings, so ``rack: 3`` compares equal next time.
+    """
+    wanted = {str(k): str(v) for k, v in (labels or {}).items()}
+    base = {} if labels_state == "replace" else member.labels
+    merged = {k: v for k, v in {**base, **wanted}.items() if k not in set(labels_to_remove)}
     return replace(
         member,
         role=SWARM_ROLE[role] if role else member.role,
         availability=availability or member.availability,
-        labels={**member.labels, **(labels or {})},
+        labels=merged,
     )

@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import time
 
+from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.flotilla.cluster.plugins.module_utils.membership import (
     find,
     member_from_docker,
 )
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import MANAGEMENT_PORT, MASTER, SWARM_ROLE
 
 try:
     import docker
@@ -25,7 +27,6 @@ except ImportError as err:  # pragma: no cover - reported by the module
     HAS_DOCKER = False
     DOCKER_IMPORT_ERROR = err
 
-SWARM_PORT = 2377
 # Task states in which a task still holds (or is about to hold) its node.
 LIVE_TASK_STATES = ("new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running")
 
@@ -52,6 +53,10 @@ def _lists_ipvs(path):
 
 class SwarmError(Exception):
     pass
+
+
+class Timeout(SwarmError):
+    """A wait ran out: the swarm answered, but not yet as hoped."""
 
 
 class LocalEngine:
@@ -81,7 +86,10 @@ class LocalEngine:
         return self.member and bool(self.swarm.get("ControlAvailable"))
 
     def refresh(self):
-        self._info = self.client.info()
+        try:
+            self._info = self.client.info()
+        except docker.errors.DockerException as err:
+            raise SwarmError(f"the Docker engine on this host stopped answering: {err}") from err
 
     def demotion_requested(self):
         """Whether this manager's own node is already marked to become a worker."""
@@ -109,7 +117,7 @@ class LocalEngine:
             "create the swarm",
             self.client.api.init_swarm,
             advertise_addr=advertise_addr,
-            listen_addr=f"0.0.0.0:{SWARM_PORT}",
+            listen_addr=f"0.0.0.0:{MANAGEMENT_PORT}",
         )
 
     def join(self, remote_addrs, token, advertise_addr):
@@ -118,7 +126,7 @@ class LocalEngine:
             self.client.api.join_swarm,
             remote_addrs=remote_addrs,
             join_token=token,
-            listen_addr=f"0.0.0.0:{SWARM_PORT}",
+            listen_addr=f"0.0.0.0:{MANAGEMENT_PORT}",
             advertise_addr=advertise_addr,
         )
 
@@ -156,7 +164,7 @@ class LocalEngine:
     def wait_role(self, hostname, swarm_role, timeout):
         def settled():
             member = self.member_named(hostname)
-            if swarm_role == "manager":
+            if swarm_role == SWARM_ROLE[MASTER]:
                 return member.manager and member.reachable
             # The role in the spec changes at once; the node has left the Raft
             # group (and can be removed) only once its manager status is gone.
@@ -183,10 +191,11 @@ class LocalEngine:
         return all(t.get("Status", {}).get("State") == "running" for t in tasks)
 
     def wait_left(self, hostname, timeout):
-        """Whether the node went down (left) within ``timeout`` seconds."""
+        """Whether the node went down (left) within ``timeout`` seconds; any
+        other failure (the member list cannot be read) is raised as it is."""
         try:
             wait_until(lambda: self.member_named(hostname).state != "ready", timeout, f"{hostname} has left")
-        except SwarmError:
+        except Timeout:
             return False
         return True
 
@@ -204,9 +213,19 @@ def wait_until(predicate, timeout, what, interval=0.5):
         if predicate():
             return
         if time.monotonic() >= deadline:
-            raise SwarmError(f"timed out after {timeout} s waiting until {what}")
+            raise Timeout(f"timed out after {timeout} s waiting until {what}")
         time.sleep(interval)
 
 
 def _explain(err):
     return getattr(err, "explanation", None) or str(err)
+
+
+def local_engine(module):
+    """The engine on this host, or the module's failure saying why not."""
+    if not HAS_DOCKER:
+        module.fail_json(msg=missing_required_lib("docker (python3-docker)"), exception=str(DOCKER_IMPORT_ERROR))
+    try:
+        return LocalEngine()
+    except SwarmError as err:
+        module.fail_json(msg=str(err))

@@ -123,3 +123,8 @@ def even_masters_problem(masters):
         f"{masters} masters tolerate {failures} failure{'s' if failures != 1 else ''}, "
         f"no more than {masters - 1} would, since {majority(masters)} must stay reachable"
     )
+
+
+# The swarm node label on which the roles record a node's inventory name, so
+# that playbooks find a member by that name whatever its hostname is.
+NAME_LABEL = "flotilla.name"

@@ -27,11 +27,15 @@ options:
   join_tokens:
     description:
       - Also return the swarm's join tokens (managers only).
-      - They are secrets; register the result with C(no_log=true).
+      - They are secrets. A result that holds them is hidden from every
+        output at every verbosity, whatever the task's C(no_log) says (the
+        module's action plugin marks it C(no_log)); the registered variable
+        keeps them for M(flotilla.cluster.cluster_membership).
     type: bool
     default: false
 seealso:
   - module: flotilla.cluster.cluster_node
+  - module: flotilla.cluster.cluster_membership
 """
 
 EXAMPLES = r"""
@@ -44,7 +48,6 @@ EXAMPLES = r"""
     join_tokens: true
   delegate_to: "{{ flotilla_manager }}"
   run_once: true
-  no_log: true
   register: swarm_tokens
 """
 
@@ -101,18 +104,17 @@ manager_addresses:
   type: list
   elements: str
 join_tokens:
-  description: The worker and manager join tokens.
+  description: The worker and manager join tokens; the whole result is then hidden from output.
   returned: when I(join_tokens) and I(healthy)
   type: dict
+  sample: {worker: SWMTKN-1-..., manager: SWMTKN-1-...}
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.flotilla.cluster.plugins.module_utils.membership import quorum
 from ansible_collections.flotilla.cluster.plugins.module_utils.swarm import (
-    DOCKER_IMPORT_ERROR,
-    HAS_DOCKER,
-    LocalEngine,
     SwarmError,
+    local_engine,
     routing_mesh_available,
 )
 
@@ -152,10 +154,9 @@ def main():
         argument_spec=dict(join_tokens=dict(type="bool", default=False)),
         supports_check_mode=True,
     )
-    if not HAS_DOCKER:
-        module.fail_json(msg=missing_required_lib("docker (python3-docker)"), exception=str(DOCKER_IMPORT_ERROR))
+    engine = local_engine(module)
     try:
-        result = read(LocalEngine(), module.params["join_tokens"])
+        result = read(engine, module.params["join_tokens"])
     except SwarmError as err:
         module.fail_json(msg=str(err))
     module.exit_json(changed=False, **result)

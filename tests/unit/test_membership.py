@@ -1,6 +1,7 @@
 """The quorum guard and membership decisions, against recorded member lists."""
 
 import pytest
+from ansible_collections.flotilla.cluster.plugins.module_utils import membership
 from ansible_collections.flotilla.cluster.plugins.module_utils.membership import (
     Member,
     check_change,
@@ -10,6 +11,7 @@ from ansible_collections.flotilla.cluster.plugins.module_utils.membership import
     quorum,
     quorum_after,
 )
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import NAME_LABEL, even_masters_problem
 
 
 def manager(name, reachable=True, leader=False):
@@ -79,7 +81,7 @@ def test_removing_a_live_manager_while_another_is_dead_is_refused_with_the_arith
     assert not verdict.allowed
     assert "1 reachable of 2 managers" in verdict.message
     assert "needs 2" in verdict.message
-    assert "force" in verdict.message
+    assert "allow_quorum_loss" in verdict.message
 
 
 def test_any_change_is_refused_once_quorum_is_lost():
@@ -89,10 +91,10 @@ def test_any_change_is_refused_once_quorum_is_lost():
         assert "already lost quorum" in verdict.message
 
 
-def test_force_turns_a_refusal_into_a_warning_that_says_the_risk():
-    verdict = check_change(THREE_ONE_DEAD, "m2", None, force=True)
+def test_allow_quorum_loss_turns_a_refusal_into_a_warning_that_says_the_risk():
+    verdict = check_change(THREE_ONE_DEAD, "m2", None, allow_quorum_loss=True)
     assert verdict.allowed
-    assert any(w.startswith("force:") and "quorum" in w for w in verdict.warnings)
+    assert any(w.startswith("allow_quorum_loss:") and "quorum" in w for w in verdict.warnings)
 
 
 def test_the_last_manager_cannot_go():
@@ -101,10 +103,18 @@ def test_the_last_manager_cannot_go():
     assert "last manager" in verdict.message
 
 
-def test_promotion_to_an_even_number_warns():
+def test_promotion_to_an_even_number_warns_in_the_vocabulary_s_words():
     verdict = check_change(ONE, "a1", "master")
     assert verdict.allowed
-    assert any("2 managers" in w and "even" in w for w in verdict.warnings)
+    assert verdict.warnings == (f"the swarm will have 2 managers: {even_masters_problem(2)}",)
+
+
+def test_the_quorum_rule_is_the_vocabulary_s(monkeypatch):
+    # membership.py keeps no copy of the rule: change the rule, and its answers change.
+    monkeypatch.setattr(membership, "majority", lambda managers: managers)
+    assert not quorum(THREE_ONE_DEAD).healthy
+    monkeypatch.setattr(membership, "even_masters_problem", lambda managers: "odd rule")
+    assert check_change(THREE_HEALTHY, "a1", "master", allow_quorum_loss=True).warnings[-1].endswith("odd rule")
 
 
 def test_removing_a_worker_needs_no_warning():
@@ -119,6 +129,14 @@ def test_find_prefers_the_live_entry_of_a_reused_hostname():
     assert find([stale, live], "nobody") is None
 
 
+def test_find_knows_a_member_by_its_recorded_inventory_name():
+    member = worker("host-17", labels={NAME_LABEL: "a1.dc1.example.test"})
+    assert find([member], "a1.dc1.example.test") is member
+    assert find([member], "host-17") is member
+    assert member.summary()["inventory_name"] == "a1.dc1.example.test"
+    assert worker("a2").summary()["inventory_name"] == "a2"
+
+
 def test_desired_member_merges_labels_and_maps_roles():
     member = worker("a1", labels={"zone": "b"})
     desired = desired_member(member, "master", "drain", {"flotilla.pool": "private"})
@@ -126,6 +144,21 @@ def test_desired_member_merges_labels_and_maps_roles():
     assert desired.availability == "drain"
     assert desired.labels == {"zone": "b", "flotilla.pool": "private"}
     assert desired_member(member) == member
+
+
+@pytest.mark.parametrize(
+    ("labels", "state", "remove", "expected"),
+    [
+        ({"rack": 3}, "merge", (), {"zone": "b", "keep": "x", "rack": "3"}),
+        ({"rack": 3}, "replace", (), {"rack": "3"}),
+        ({}, "replace", (), {}),
+        (None, "merge", ("zone",), {"keep": "x"}),
+        ({"zone": "c"}, "merge", ("zone",), {"keep": "x"}),
+    ],
+)
+def test_desired_labels_merge_replace_and_remove(labels, state, remove, expected):
+    member = worker("a1", labels={"zone": "b", "keep": "x"})
+    assert desired_member(member, labels=labels, labels_state=state, labels_to_remove=remove).labels == expected
 
 
 def test_member_from_docker_reads_node_inspect():

@@ -1,6 +1,6 @@
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.flotilla.cluster.plugins.filter.swarm import swarm_manager
+from ansible_collections.flotilla.cluster.plugins.filter.swarm import member_names, swarm_manager
 
 
 def report(host, member=False, healthy=False, leader=None, swarm="s1"):
@@ -60,3 +60,12 @@ def test_lost_quorum_is_an_error_not_a_new_swarm():
 def test_two_swarms_are_an_error():
     with pytest.raises(AnsibleFilterError, match="different swarms"):
         choose({"m1": report("m1", True, True, "m1", "s1"), "m2": report("m2", True, True, "m2", "s2")})
+
+
+def test_member_names_are_hostnames_and_recorded_inventory_names():
+    nodes = [
+        {"hostname": "host-17", "inventory_name": "a1.dc1.example.test"},
+        {"hostname": "m1", "inventory_name": "m1"},
+        {"member": False},
+    ]
+    assert member_names(nodes) == ["a1.dc1.example.test", "host-17", "m1"]
