@@ -38,7 +38,7 @@ from provisioners.inventory_source import Problem
 FLOTILLA_VARIABLES = ("flotilla_advertise_address", "flotilla_allow_even_masters")
 # Set by the master role's discover tasks during a run; a value from the
 # inventory would only be overridden, or mislead.
-SET_BY_ROLES = ("flotilla_manager",)
+SET_BY_ROLES = ("flotilla_manager", "flotilla_manager_answers")
 # Any ansible_* name passes (connection plugins define dozens); these common
 # ones only help "did you mean" catch a typo such as 'ansbile_user'.
 ANSIBLE_VARIABLES = (

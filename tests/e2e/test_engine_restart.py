@@ -79,7 +79,9 @@ def test_new_engine_options_restart_every_engine_without_losing_the_leader_or_a_
     started = time.monotonic()
     try:
         runner.run_playbook(
-            machines.workspace.inventory_file, "playbooks/site.yml", extravars={"engine_daemon_options": {"labels": [LABEL]}}
+            machines.workspace.inventory_file,
+            "playbooks/site.yml",
+            extravars={"engine_daemon_options": {"labels": [LABEL]}},
         )
     finally:
         leaders.stop()
@@ -100,7 +102,9 @@ def test_new_engine_options_restart_every_engine_without_losing_the_leader_or_a_
 
     # The same options again: nothing changes, nothing restarts.
     again = runner.run_playbook(
-        machines.workspace.inventory_file, "playbooks/site.yml", extravars={"engine_daemon_options": {"labels": [LABEL]}}
+        machines.workspace.inventory_file,
+        "playbooks/site.yml",
+        extravars={"engine_daemon_options": {"labels": [LABEL]}},
     )
     assert sum(again.stats.get("changed", {}).values()) == 0, again.stats["changed"]
     assert {node: engine_state(machines, node) for node in MASTERS + AGENTS} == after
