@@ -19,7 +19,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import KINDS
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import KINDS, NAME_LABEL
 
 from provisioners import inventory, runner
 from provisioners.errors import FlotillaError
@@ -306,7 +306,12 @@ def status(spec):
     _require_machines(spec, nodes)
     unreadable = _missing_key(spec, workspace, provider)
     report = {} if unreadable else read_swarm(write_inventory(spec, workspace, provider, nodes))
-    members = {node["hostname"]: node for node in report.get("nodes", [])}
+    # A member is known by its own hostname, or by the inventory name the
+    # roles recorded on it (machines named by an alias keep their hostnames).
+    members = {}
+    for member in report.get("nodes", []):
+        members.setdefault(member["hostname"], member)
+        members[member["labels"].get(NAME_LABEL, member["hostname"])] = member
     rows = []
     for node in nodes:
         member = members.get(node.name)
