@@ -13,6 +13,7 @@ its container stops) does not.
 """
 
 import http.client
+import math
 import io
 import tarfile
 import threading
@@ -226,7 +227,7 @@ class Client(threading.Thread):
         self.steps.append(name)
 
     def run(self):
-        targets, refreshed = [], 0.0
+        targets, refreshed = [], -math.inf
         while not self._halt.is_set() and time.monotonic() < self.limit:
             if time.monotonic() - refreshed >= self.refresh:
                 targets, refreshed = list(self._targets()), time.monotonic()
