@@ -53,8 +53,7 @@ def test_a_service_without_placement_rules_runs_on_agents_only_and_answers(machi
     manager = f"{NAME}-master-1"
     # Global: one task on every node the swarm may use.
     workload.create_service(machines, manager, constraint=None, mode="global")
-    workload.wait_for_replicas(machines, manager, replicas=len(AGENTS))
-    placed = workload.task_nodes(machines, manager)
+    placed = workload.wait_for_tasks_on(machines, manager, AGENTS)
     assert set(placed) == set(AGENTS), f"tasks on masters: {set(placed) & MASTERS}"
     for node in placed:
         assert workload.get(machines.address(node)) == workload.PAGE

@@ -13,8 +13,8 @@ its container stops) does not.
 """
 
 import http.client
-import math
 import io
+import math
 import tarfile
 import threading
 import time
@@ -124,6 +124,18 @@ def wait_for_replicas(machines, manager, replicas=2, timeout=90, service=SERVICE
             return nodes
         time.sleep(1)
     raise AssertionError(f"the service did not reach {replicas} running tasks in {timeout} s")
+
+
+def wait_for_tasks_on(machines, manager, nodes, timeout=90, service=SERVICE):
+    """Wait until each of ``nodes`` runs a task of the service; return `task_nodes` then,
+    which also shows any task put elsewhere."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        placed = task_nodes(machines, manager, service)
+        if all("running" in placed.get(node, []) for node in nodes):
+            return placed
+        time.sleep(1)
+    raise AssertionError(f"the service did not run on each of {sorted(nodes)} in {timeout} s: {placed}")
 
 
 def get(address, timeout=1.0):
