@@ -27,7 +27,7 @@ from unittest import mock
 import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.handlers import BUILTIN_HANDLERS
-from moto import mock_aws
+from moto import mock_aws, settings
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.models import botocore_stubber
 from moto.ec2.models import ec2_backends
@@ -36,6 +36,15 @@ from urllib3.response import HTTPResponse
 
 from provisioners.providers import aws
 from tests.clouds.harness import CloudHarness, Interrupted
+
+# As strict as moto can be: unknown images, key pairs and instance types are
+# refused as EC2 refuses them. moto reads these switches from the environment
+# once, when it is first imported, which may have happened already (pytest
+# imports test modules in any order); its code reads them at each call, in
+# process and in ThreadedMotoServer alike, so they are set on its settings.
+settings.ENABLE_AMI_VALIDATION = True
+settings.ENABLE_KEYPAIR_VALIDATION = True
+settings.EC2_ENABLE_INSTANCE_TYPE_VALIDATION = True
 
 REGION = "us-east-1"
 SSH_CIDR = "203.0.113.0/24"

@@ -5,6 +5,7 @@ engine (`docker node inspect` inside the machine), never through Ansible's
 output.
 """
 
+import contextlib
 import json
 import os
 import subprocess
@@ -44,6 +45,34 @@ def flotilla(*args, env=None):
     """Run the `flotilla` command as a user would, in a subprocess."""
     command = [str(Path(sys.executable).parent / "flotilla"), *args]
     return subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=900)
+
+
+NOTHING = {"containers": [], "networks": [], "volumes": []}
+
+
+def take_down(docker_client, name):
+    """`flotilla down`, checked: it succeeds and leaves nothing with the cluster's label, and no files.
+
+    Every e2e fixture ends with this, so that a failing teardown fails the run
+    instead of leaking machines into the next test.
+    """
+    result = flotilla("down", "--name", name)
+    machines = Machines(docker_client, name)
+    assert result.returncode == 0, f"flotilla down --name {name} failed: {result.stderr[-3000:]}"
+    assert machines.leftovers() == NOTHING, f"flotilla down --name {name} left these behind"
+    assert not machines.workspace.path.exists(), f"flotilla down --name {name} left {machines.workspace.path}"
+
+
+@contextlib.contextmanager
+def cluster_up(docker_client, name, *options, command="up"):
+    """A cluster made by `flotilla COMMAND --name NAME OPTIONS` (up, or provision for
+    machines only), taken down after with `take_down`."""
+    try:
+        result = flotilla(command, "--name", name, *options)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        yield Machines(docker_client, name)
+    finally:
+        take_down(docker_client, name)
 
 
 class Machines:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.e2e.conftest import Machines, flotilla
+from tests.e2e.conftest import NOTHING, Machines, cluster_up, flotilla
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,7 +21,7 @@ def test_an_invalid_spec_is_refused_before_anything_is_made(docker_client, tmp_p
     assert all(line.startswith("flotilla: error: ") for line in lines)
     assert any("--allow-even-masters" in line for line in lines)
     machines = Machines(docker_client, "e2e-bad")
-    assert machines.leftovers() == {"containers": [], "networks": [], "volumes": []}
+    assert machines.leftovers() == NOTHING
     assert not machines.workspace.path.exists()
 
 
@@ -31,16 +31,14 @@ def test_a_missing_docker_daemon_says_what_to_run(docker_client):
     assert result.stderr.count("\n") == 1
     assert "no Docker daemon answers" in result.stderr and "make setup" in result.stderr
     machines = Machines(docker_client, "e2e-nodaemon")
-    assert machines.leftovers() == {"containers": [], "networks": [], "volumes": []}
+    assert machines.leftovers() == NOTHING
     assert not machines.workspace.path.exists()
 
 
 def test_an_unreachable_host_stops_site_yml_before_any_change(docker_client, tmp_path):
     name = "e2e-unreach"
-    created = flotilla("provision", "--name", name, "--masters", "1", "--agents", "0", "--public-agents", "0")
-    assert created.returncode == 0, created.stderr
-    machines = Machines(docker_client, name)
-    try:
+    machines_only = ("--masters", "1", "--agents", "0", "--public-agents", "0")
+    with cluster_up(docker_client, name, *machines_only, command="provision") as machines:
         inventory = yaml.safe_load(machines.workspace.inventory_file.read_text())
         # A hand-written inventory with a second machine that does not answer.
         inventory["cluster"]["children"]["agents"]["children"]["agents_private"]["hosts"] = {
@@ -61,5 +59,3 @@ def test_an_unreachable_host_stops_site_yml_before_any_change(docker_client, tmp
         master = f"{name}-master-1"
         installed = docker_client.containers.get(master).exec_run(["dpkg-query", "-W", "docker.io"])
         assert installed.exit_code != 0, "the reachable node was changed"
-    finally:
-        flotilla("down", "--name", name)

@@ -1,12 +1,16 @@
 """`flotilla up` brings up 3 masters + 2 private agents + 1 public agent, for real.
 
-The tests run in order on one cluster; the last one takes it down.
+Every test reads the one cluster of the module's fixture, and any of them
+can run alone; the fixture's teardown checks that `flotilla down` leaves
+nothing behind. Where the swarm puts work is read from the swarm itself,
+for a service that carries no placement rule of its own.
 """
 
 import pytest
 
+from provisioners import runner
 from tests.e2e import workload
-from tests.e2e.conftest import Machines, flotilla
+from tests.e2e.conftest import cluster_up, flotilla, take_down
 
 NAME = "e2e-boot"
 MASTERS = {f"{NAME}-master-{i}" for i in (1, 2, 3)}
@@ -15,10 +19,8 @@ AGENTS = {f"{NAME}-agent-1": "private", f"{NAME}-agent-2": "private", f"{NAME}-p
 
 @pytest.fixture(scope="module")
 def machines(docker_client):
-    result = flotilla("up", "--name", NAME)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    yield Machines(docker_client, NAME)
-    flotilla("down", "--name", NAME)
+    with cluster_up(docker_client, NAME) as machines:
+        yield machines
 
 
 def test_three_managers_exactly_one_leader_all_reachable(machines):
@@ -45,14 +47,15 @@ def test_masters_are_drained(machines):
     assert {members[a]["availability"] for a in AGENTS} == {"active"}
 
 
-def test_a_replicated_service_runs_on_agents_only_and_answers(machines, docker_client):
-    tarball = workload.build_image(docker_client)
-    workload.load_image(machines, tarball, AGENTS)
+def test_a_service_without_placement_rules_runs_on_agents_only_and_answers(machines, docker_client):
+    # Every node has the image, so a task put on a master would run there too.
+    workload.load_image(machines, workload.build_image(docker_client), MASTERS | set(AGENTS))
     manager = f"{NAME}-master-1"
-    workload.create_service(machines, manager, replicas=2)
-    nodes = workload.wait_for_replicas(machines, manager, replicas=2)
-    assert set(nodes) <= set(AGENTS)
-    for node in nodes:
+    # Global: one task on every node the swarm may use.
+    workload.create_service(machines, manager, constraint=None, mode="global")
+    placed = workload.wait_for_tasks_on(machines, manager, AGENTS)
+    assert set(placed) == set(AGENTS), f"tasks on masters: {set(placed) & MASTERS}"
+    for node in placed:
         assert workload.get(machines.address(node)) == workload.PAGE
 
 
@@ -75,9 +78,25 @@ def test_status_shows_every_node_with_its_role_and_the_leader(machines):
         assert rows[master][-1] == machines.address(master)
 
 
-def test_down_leaves_nothing_behind(machines):
-    first = flotilla("down", "--name", NAME)
-    second = flotilla("down", "--name", NAME)
-    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
-    assert machines.leftovers() == {"containers": [], "networks": [], "volumes": []}
-    assert not machines.workspace.path.exists()
+def test_a_master_that_may_run_workloads_gets_tasks(docker_client):
+    name = "h4-mrw"
+    master = f"{name}-master-1"
+    machines_only = ("--masters", "1", "--agents", "0", "--public-agents", "0")
+    with cluster_up(docker_client, name, *machines_only, command="provision") as machines:
+        runner.run_playbook(machines.workspace.inventory_file, "site.yml", extravars={"master_runs_workloads": True})
+        assert machines.members(through=master)[master]["availability"] == "active"
+        workload.load_image(machines, workload.build_image(docker_client), [master])
+        workload.create_service(machines, master, replicas=1, constraint=None)
+        workload.wait_for_replicas(machines, master, replicas=1)
+        assert workload.task_nodes(machines, master) == {master: ["running"]}
+        assert workload.get(machines.address(master)) == workload.PAGE
+
+
+def test_down_twice_leaves_nothing(docker_client):
+    name = "h4-down"
+    machines_only = ("--masters", "1", "--agents", "0", "--public-agents", "0")
+    with cluster_up(docker_client, name, *machines_only, command="provision") as machines:
+        made = machines.leftovers()
+        assert made["containers"] == [f"{name}-master-1"] and made["networks"] and made["volumes"], made
+        take_down(docker_client, name)
+        # Leaving the context takes it down a second time, checked the same way.

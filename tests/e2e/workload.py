@@ -1,21 +1,31 @@
-"""A small web service for the clusters under test, and a client that counts failures.
+"""A small web service for the clusters under test, and a client that counts every failure.
 
 The image is made here, from Debian's static busybox (no registry can be
-reached), and carried to the agents with `docker save` / `docker load`. The
+reached), and carried to the nodes with `docker save` / `docker load`. The
 routing mesh needs IPVS, which not every kernel has, so the service
-publishes its port on the nodes that run it (mode=host) and the client does
-what a load balancer does: it tries the nodes in turn, and a request fails
-only when none of them answers.
+publishes its port on the nodes that run it (mode=host), and the client does
+what a load balancer fed by the scheduler does (Marathon-LB style): it reads
+from a manager which nodes run a replica now, and sends each of them a
+request in every round. Every request that fails is counted, with its target
+and the step of the test it happened in: a node killed under a running
+replica shows up, and a graceful drain (the task leaves the targets before
+its container stops) does not.
 """
 
 import http.client
 import io
+import math
 import tarfile
 import threading
 import time
 import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+
+import docker
 
 IMAGE = "flotilla-e2e/web:1"
+SERVICE = "web"
 PORT = 8080
 BUSYBOX = "/bin/busybox"
 
@@ -53,7 +63,10 @@ def load_image(machines, tarball, hosts):
         machines.exec(host, "docker", "load", "-i", "/tmp/web.tar")
 
 
-def create_service(machines, manager, replicas=2):
+def create_service(machines, manager, replicas=2, constraint="node.role==worker", name=SERVICE, mode="replicated"):
+    """Start the web service; ``constraint=None`` leaves placement to the swarm alone,
+    ``mode="global"`` asks for one task on every node that may run one."""
+    placement = ["--replicas", str(replicas)] if mode == "replicated" else []
     machines.exec(
         manager,
         "docker",
@@ -61,11 +74,11 @@ def create_service(machines, manager, replicas=2):
         "create",
         "--detach",
         "--name",
-        "web",
-        "--replicas",
-        str(replicas),
-        "--constraint",
-        "node.role==worker",
+        name,
+        "--mode",
+        mode,
+        *placement,
+        *(["--constraint", constraint] if constraint else []),
         "--endpoint-mode",
         "dnsrr",
         "--publish",
@@ -76,29 +89,53 @@ def create_service(machines, manager, replicas=2):
     )
 
 
-def running_tasks(machines, manager):
+def task_nodes(machines, manager, service=SERVICE):
+    """{hostname: [current state of each task there]} for every task the swarm
+    means to run (desired state running), whatever its current state: where the
+    scheduler put the service, not only where it already answers."""
+    lines = machines.exec(
+        manager,
+        "docker",
+        "service",
+        "ps",
+        service,
+        "--filter",
+        "desired-state=running",
+        "--format",
+        "{{.Node}}\t{{.CurrentState}}",
+    ).splitlines()
+    nodes = {}
+    for line in lines:
+        node, state = line.split("\t")
+        nodes.setdefault(node, []).append(state.split()[0].lower())
+    return nodes
+
+
+def running_tasks(machines, manager, service=SERVICE):
     """Hostnames of the nodes running a task of the service."""
-    ids = machines.exec(manager, "docker", "service", "ps", "web", "-q", "--filter", "desired-state=running").split()
-    nodes = []
-    for task in ids:
-        state = machines.exec(manager, "docker", "inspect", "--format", "{{.Status.State}} {{.NodeID}}", task).split()
-        if state[0] == "running":
-            nodes.append(
-                machines.exec(
-                    manager, "docker", "node", "inspect", "--format", "{{.Description.Hostname}}", state[1]
-                ).strip()
-            )
-    return sorted(nodes)
+    return sorted(node for node, states in task_nodes(machines, manager, service).items() if "running" in states)
 
 
-def wait_for_replicas(machines, manager, replicas=2, timeout=90):
+def wait_for_replicas(machines, manager, replicas=2, timeout=90, service=SERVICE):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        nodes = running_tasks(machines, manager)
+        nodes = running_tasks(machines, manager, service)
         if len(nodes) == replicas:
             return nodes
         time.sleep(1)
     raise AssertionError(f"the service did not reach {replicas} running tasks in {timeout} s")
+
+
+def wait_for_tasks_on(machines, manager, nodes, timeout=90, service=SERVICE):
+    """Wait until each of ``nodes`` runs a task of the service; return `task_nodes` then,
+    which also shows any task put elsewhere."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        placed = task_nodes(machines, manager, service)
+        if all("running" in placed.get(node, []) for node in nodes):
+            return placed
+        time.sleep(1)
+    raise AssertionError(f"the service did not run on each of {sorted(nodes)} in {timeout} s: {placed}")
 
 
 def get(address, timeout=1.0):
@@ -106,34 +143,144 @@ def get(address, timeout=1.0):
         return response.read()
 
 
-class Client(threading.Thread):
-    """Sends requests until stopped; each tries every known node before it fails."""
+class SwarmTargets:
+    """The addresses of the nodes that run a replica now, as the swarm's managers say.
 
-    def __init__(self, addresses, interval=0.05, limit_seconds=1800):
+    A task counts once the swarm reports it running and stops counting as soon
+    as its desired state is no longer running (a drain, a removal), which is
+    what a load balancer fed by the scheduler would route to. The managers are
+    read from the cluster's inventory each time (it changes as the cluster
+    grows and shrinks) and tried in turn; when none answers, the last answer
+    stands, as a load balancer keeps its last configuration.
+    """
+
+    def __init__(self, machines, service=SERVICE):
+        # A Docker client of its own: this is read from the client's thread.
+        self._docker = docker.from_env()
+        self._machines = machines
+        self._service = service
+        self._addresses = {}
+        self.current = []
+
+    def __call__(self):
+        for manager in sorted(self._managers()):
+            try:
+                nodes = self._running_on(manager)
+            except (docker.errors.APIError, OSError, ValueError):
+                continue
+            self.current = [self._address(node) for node in nodes]
+            break
+        return self.current
+
+    def _managers(self):
+        try:
+            return self._machines.inventory_groups()["masters"]
+        except (OSError, KeyError, TypeError):
+            return ()  # the inventory is being rewritten: ask again next round
+
+    def _running_on(self, manager):
+        result = self._docker.containers.get(manager).exec_run(
+            [
+                "docker",
+                "service",
+                "ps",
+                self._service,
+                "--filter",
+                "desired-state=running",
+                "--format",
+                "{{.Node}}\t{{.CurrentState}}",
+            ]
+        )
+        if result.exit_code != 0:
+            raise ValueError(result.output.decode())
+        lines = [line.split("\t") for line in result.output.decode().splitlines()]
+        return sorted({node for node, state in lines if state.startswith("Running")})
+
+    def _address(self, node):
+        if node not in self._addresses:
+            networks = self._docker.containers.get(node).attrs["NetworkSettings"]["Networks"]
+            self._addresses[node] = networks[f"flotilla-{self._machines.name}"]["IPAddress"]
+        return self._addresses[node]
+
+
+@dataclass(frozen=True)
+class Request:
+    step: str
+    target: str
+    ok: bool
+    error: str = ""
+
+
+class Client(threading.Thread):
+    """Sends a request to every target in each round until stopped, and records each one.
+
+    ``targets`` is a list of addresses (fixed targets: every one must answer)
+    or a callable returning the current ones, such as ``SwarmTargets``; it is
+    called again every ``refresh`` seconds. ``step(name)`` marks where the test
+    is, so that failures can be told per step.
+    """
+
+    def __init__(self, targets, interval=0.05, limit_seconds=1800, refresh=0.5, step="start"):
         super().__init__(daemon=True)
-        self.addresses = list(addresses)
+        if not callable(targets):
+            fixed = list(targets)
+            targets = lambda: fixed  # noqa: E731 - the fixed list, asked like the swarm
+        self._targets = targets
         self.interval = interval
+        self.refresh = refresh
         self.limit = time.monotonic() + limit_seconds
-        self.requests = 0
-        self.failures = 0
+        self.current_step = step
+        self.steps = [step]
+        self.results = []
         self._halt = threading.Event()
 
-    def add(self, address):
-        self.addresses.append(address)
+    def step(self, name):
+        self.current_step = name
+        self.steps.append(name)
 
     def run(self):
+        targets, refreshed = [], -math.inf
         while not self._halt.is_set() and time.monotonic() < self.limit:
-            self.requests += 1
-            if not any(self._try(address) for address in list(self.addresses)):
-                self.failures += 1
+            if time.monotonic() - refreshed >= self.refresh:
+                targets, refreshed = list(self._targets()), time.monotonic()
+            for target in targets:
+                self.results.append(self._try(target))
             time.sleep(self.interval)
 
-    def _try(self, address):
+    def _try(self, target):
+        step = self.current_step
         try:
-            return get(address, timeout=0.5) == PAGE
-        except (OSError, http.client.HTTPException):
-            return False
+            page = get(target, timeout=0.5)
+        except (OSError, http.client.HTTPException) as err:
+            return Request(step, target, False, str(err))
+        return Request(step, target, page == PAGE, "" if page == PAGE else f"unexpected page {page[:40]!r}")
 
     def stop(self):
         self._halt.set()
         self.join()
+
+    @property
+    def requests(self):
+        return len(self.results)
+
+    @property
+    def failures(self):
+        return sum(not r.ok for r in self.results)
+
+    def requests_in(self, step):
+        return sum(r.step == step for r in self.results)
+
+    def failures_in(self, step):
+        return [r for r in self.results if r.step == step and not r.ok]
+
+    def targets_in(self, step):
+        """{address: requests sent to it} during ``step``."""
+        return Counter(r.target for r in self.results if r.step == step)
+
+    def report(self):
+        """One line per step: requests, failures, and the targets that failed."""
+        lines = []
+        for step in dict.fromkeys(self.steps):
+            failed = Counter(r.target for r in self.failures_in(step))
+            lines.append(f"{step}: {self.requests_in(step)} requests, {sum(failed.values())} failed {dict(failed)}")
+        return "\n".join(lines)

@@ -23,3 +23,15 @@ def test_agents_are_workers(inventory, members):
 
 def test_exactly_one_leader(leaders):
     assert len(leaders) == 1, leaders
+
+
+def test_masters_old_and_new_are_drained(inventory, members):
+    masters = names_in(inventory, "masters", "joining_masters")
+    assert {name: members[name]["Spec"]["Availability"] for name in masters} == dict.fromkeys(masters, "drain")
+
+
+def test_agents_old_and_new_carry_their_pool_label(inventory, members):
+    agents = names_in(inventory, "agents", "joining_agents_private")
+    labels = {name: members[name]["Spec"].get("Labels", {}).get("flotilla.pool") for name in agents}
+    assert labels == dict.fromkeys(agents, "private")
+    assert {members[name]["Spec"]["Availability"] for name in agents} == {"active"}
