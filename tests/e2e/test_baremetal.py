@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.conftest import Machines, flotilla
+from tests.e2e.conftest import Machines, flotilla, take_down
 
-NAME = "h1-metal"
-METAL = "h1-metal-bm"  # the bare metal cluster's name: the same machines, seen through the user's inventory
+NAME = "e2e-metal"
+METAL = "e2e-metal-bm"  # the bare metal cluster's name: the same machines, seen through the user's inventory
 MASTER = f"{NAME}-master-1"
 AGENT = f"{NAME}-agent-1"
 REPO = Path(__file__).resolve().parents[2]
@@ -30,9 +30,10 @@ REPO = Path(__file__).resolve().parents[2]
 def machines(docker_client):
     made = flotilla("provision", "--name", NAME, "--masters", "1", "--agents", "1", "--public-agents", "0")
     assert made.returncode == 0, made.stdout + made.stderr
-    yield Machines(docker_client, NAME)
-    flotilla("down", "--name", NAME)
-    assert Machines(docker_client, NAME).leftovers() == {"containers": [], "networks": [], "volumes": []}
+    try:
+        yield Machines(docker_client, NAME)
+    finally:
+        take_down(docker_client, NAME)
 
 
 @pytest.fixture(scope="module")

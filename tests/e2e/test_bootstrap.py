@@ -79,7 +79,7 @@ def test_status_shows_every_node_with_its_role_and_the_leader(machines):
 
 
 def test_a_master_that_may_run_workloads_gets_tasks(docker_client):
-    name = "h4-mrw"
+    name = "e2e-mrw"
     master = f"{name}-master-1"
     machines_only = ("--masters", "1", "--agents", "0", "--public-agents", "0")
     with cluster_up(docker_client, name, *machines_only, command="provision") as machines:
@@ -93,7 +93,7 @@ def test_a_master_that_may_run_workloads_gets_tasks(docker_client):
 
 
 def test_down_twice_leaves_nothing(docker_client):
-    name = "h4-down"
+    name = "e2e-down"
     machines_only = ("--masters", "1", "--agents", "0", "--public-agents", "0")
     with cluster_up(docker_client, name, *machines_only, command="provision") as machines:
         made = machines.leftovers()

@@ -13,9 +13,9 @@ import pytest
 
 from provisioners import runner
 from tests.e2e import workload
-from tests.e2e.conftest import Machines, flotilla
+from tests.e2e.conftest import cluster_up
 
-NAME = "h3-restart"
+NAME = "e2e-restart"
 MASTERS = [f"{NAME}-master-{i}" for i in (1, 2, 3)]
 AGENTS = [f"{NAME}-agent-{i}" for i in (1, 2)]
 LABEL = "flotilla.e2e=restarted"
@@ -23,12 +23,8 @@ LABEL = "flotilla.e2e=restarted"
 
 @pytest.fixture(scope="module")
 def machines(docker_client):
-    result = flotilla("up", "--name", NAME, "--masters", "3", "--agents", "2", "--public-agents", "0")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    machines = Machines(docker_client, NAME)
-    yield machines
-    flotilla("down", "--name", NAME)
-    assert machines.leftovers() == {"containers": [], "networks": [], "volumes": []}
+    with cluster_up(docker_client, NAME, "--masters", "3", "--agents", "2", "--public-agents", "0") as machines:
+        yield machines
 
 
 class LeaderSamples(threading.Thread):
@@ -72,7 +68,7 @@ def test_new_engine_options_restart_every_engine_without_losing_the_leader_or_a_
     workload.create_service(machines, MASTERS[0], replicas=2)
     assert workload.wait_for_replicas(machines, MASTERS[0], replicas=2) == AGENTS
     before = {node: engine_state(machines, node) for node in MASTERS + AGENTS}
-    client = workload.Client([machines.address(agent) for agent in AGENTS])
+    client = workload.Client(workload.SwarmTargets(machines), step="engine options changed")
     leaders = LeaderSamples(machines)
     client.start()
     leaders.start()
@@ -89,7 +85,7 @@ def test_new_engine_options_restart_every_engine_without_losing_the_leader_or_a_
     print(f"site.yml with new engine options: {time.monotonic() - started:.0f} s, {client.requests} requests")
 
     assert client.requests > 100
-    assert client.failures == 0, f"{client.failures} of {client.requests} requests failed"
+    assert client.failures == 0, client.report()
     gaps = [when for when, leader in leaders.samples if leader is None]
     assert gaps == [], f"no leader at {gaps} (of {len(leaders.samples)} samples)"
     after = {node: engine_state(machines, node) for node in MASTERS + AGENTS}

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from provisioners.providers.local.image import image_ref
-from tests.e2e.conftest import Machines, flotilla
+from tests.e2e.conftest import Machines, flotilla, take_down
 
-NAME = "h1-tags"
+NAME = "e2e-tags"
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +26,12 @@ def machines(docker_client, spec_file):
     result = flotilla("up", "-f", spec_file)
     assert result.returncode == 0, result.stdout + result.stderr
     machines = Machines(docker_client, NAME)
-    yield machines
-    for container in docker_client.containers.list(all=True, filters={"name": f"{NAME}-intruder"}):
-        container.remove(force=True)
-    flotilla("down", "-f", spec_file)
+    try:
+        yield machines
+    finally:
+        for container in docker_client.containers.list(all=True, filters={"name": f"{NAME}-intruder"}):
+            container.remove(force=True)
+        take_down(docker_client, NAME)
 
 
 def test_status_lists_every_node_from_the_labels_alone(machines, spec_file):

@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from provisioners.workspace import PROJECT_ROOT
-from tests.e2e.conftest import Machines, flotilla
+from tests.e2e.conftest import Machines, flotilla, take_down
 
-NAME = "h2-alias"
+NAME = "e2e-alias"
 MASTER = f"{NAME}-master-1"
 # alias -> the machine (container, and its own hostname)
 ALIASES = {
@@ -36,11 +36,11 @@ def provision(agents):
 
 @pytest.fixture(scope="module")
 def machines(docker_client):
-    provision(agents=1)
-    machines = Machines(docker_client, NAME)
-    yield machines
-    flotilla("down", "--name", NAME)
-    assert machines.leftovers() == {"containers": [], "networks": [], "volumes": []}
+    try:
+        provision(agents=1)
+        yield Machines(docker_client, NAME)
+    finally:
+        take_down(docker_client, NAME)
 
 
 def write_ini(machines, path, aliases):

@@ -20,7 +20,7 @@ from tests.e2e.conftest import Machines
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-NAME = "h3-pkg"
+NAME = "e2e-pkg"
 
 
 def run(command, cwd, env, timeout=900):

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from provisioners.workspace import PROJECT_ROOT
 from tests.e2e import workload
-from tests.e2e.conftest import Machines, flotilla
+from tests.e2e.conftest import cluster_up, flotilla
 
 NAME = "e2e-grow"
+# The checkout: `ansible` runs here with its ansible.cfg, as a user of the checkout would.
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def master(i):
@@ -40,27 +41,32 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(docker_client):
-    machines = Machines(docker_client, NAME)
-    client = None
-    try:
-        result = flotilla("up", "--name", NAME, "--masters", "1", "--agents", "1", "--public-agents", "0")
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    with cluster_up(docker_client, NAME, "--masters", "1", "--agents", "1", "--public-agents", "0") as machines:
         before = machines.assert_membership_matches_inventory(through=master(1))
-        result = flotilla("scale", "--name", NAME, "--masters", "3", "--agents", "3")
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-
-        agents = [agent(i) for i in (1, 2, 3)]
-        workload.load_image(machines, workload.build_image(docker_client), agents)
+        # The service and its client start before the first change, so that
+        # the growth is covered too: one replica until a second agent joins
+        # (each binds the node's port).
+        image = workload.build_image(docker_client)
+        workload.load_image(machines, image, [agent(1)])
         workload.create_service(machines, master(1), replicas=2)
-        workload.wait_for_replicas(machines, master(1))
-        client = workload.Client(machines.address(a) for a in agents)
+        workload.wait_for_replicas(machines, master(1), replicas=1)
+        client = workload.Client(workload.SwarmTargets(machines), step="grow 1+1 to 3+3")
         client.start()
-        yield Cluster(machines, before, client)
-    finally:
-        if client:
+        try:
+            result = flotilla("scale", "--name", NAME, "--masters", "3", "--agents", "3")
+            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+            workload.load_image(machines, image, [agent(2), agent(3)])
+            workload.wait_for_replicas(machines, master(1))
+            yield Cluster(machines, before, client)
+        finally:
             client.stop()
-        flotilla("down", "--name", NAME)
-        assert machines.leftovers() == {"containers": [], "networks": [], "volumes": []}
+            print(client.report())
+
+
+@pytest.fixture(autouse=True)
+def step(request, cluster):
+    """Failed requests are told by the test that was running."""
+    cluster.client.step(request.node.name)
 
 
 def leader(members):
@@ -100,11 +106,11 @@ def module(machines, host, name, args, check=False, diff=True):
     ]
     env = {
         **os.environ,
-        "ANSIBLE_CONFIG": str(PROJECT_ROOT / "ansible.cfg"),
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
         "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
         "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
     }
-    result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, env=env, timeout=600)
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
     report = json.loads(result.stdout)["plays"][0]["tasks"][0]["hosts"][host]
     assert not report.get("failed"), report.get("msg")
     return report
@@ -297,5 +303,5 @@ def test_the_service_answered_throughout(cluster):
         return client.requests > 100
 
     wait_for(enough)
-    print(f"the service answered {client.requests - client.failures} of {client.requests} requests")
-    assert client.failures == 0
+    print(client.report())
+    assert client.failures == 0, client.report()

@@ -16,7 +16,7 @@ import pytest
 from tests.e2e import workload
 from tests.e2e.conftest import cluster_up
 
-NAME = "h4-proof"
+NAME = "e2e-proof"
 MANAGER = f"{NAME}-master-1"
 AGENTS = [f"{NAME}-agent-{i}" for i in (1, 2, 3)]
 STEADY_SECONDS = 3
