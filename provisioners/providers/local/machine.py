@@ -7,13 +7,16 @@ scenarios both create their machines with ``create_machine``.
 CAP_SYS_RESOURCE makes runc fail), so the machine gets every capability but
 that one instead, which hosts that accept `--privileged` accept as well. That
 is enough for systemd as PID 1 and for a Docker engine inside the machine.
+CAP_SYS_TIME goes too: the clock is the host's, and a machine setting its
+time zone (the common role does) would otherwise shift the host's clock by
+the zone's offset.
 """
 
 import io
 import tarfile
 
 CAP_ADD = ["ALL"]
-CAP_DROP = ["SYS_RESOURCE"]
+CAP_DROP = ["SYS_RESOURCE", "SYS_TIME"]
 SECURITY_OPT = ["seccomp=unconfined", "apparmor=unconfined"]
 TMPFS = {"/run": "rw,exec", "/run/lock": "rw"}
 CGROUP_MOUNT = "/sys/fs/cgroup"
