@@ -2,7 +2,7 @@
 configuration through `ansible-playbook` and through `flotilla up`.
 
 The "bare metal" machines are made with the local provider (cluster
-h1-metal); the inventory that lists them is written by hand, as a user
+e2e-metal); the inventory that lists them is written by hand, as a user
 would, with agent_labels only in group_vars/all.yml. Every assertion reads
 the swarm itself, through a master's own Docker engine. The tests run in
 order on one set of machines; the fixture takes them down.

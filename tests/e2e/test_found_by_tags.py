@@ -2,16 +2,18 @@
 key gone, `flotilla status -f` lists it and `flotilla down -f` deletes it,
 and no command says "gone" while Docker still holds anything of it.
 
-The tests run in order on one cluster; the last ones take it down.
+The tests share one cluster; the last ones take it down, and each runs alone too.
 """
 
 import pytest
 import yaml
 
 from provisioners.providers.local.image import image_ref
-from tests.e2e.conftest import Machines, flotilla, take_down
+from tests.e2e.conftest import Machines, cluster_up, flotilla, take_down
 
 NAME = "e2e-tags"
+NEIGHBOUR = "e2e-tags-next"
+ONE_MACHINE = ("--masters", "1", "--agents", "0", "--public-agents", "0")
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,7 @@ def test_status_lists_every_node_from_the_labels_alone(machines, spec_file):
     assert set(rows) == set(containers) == {f"{NAME}-master-1", f"{NAME}-agent-1"}
     for name, container in containers.items():
         assert rows[name][1:4] == [container.labels["flotilla-role"], container.labels["flotilla-pool"], "running"]
-    assert "membership cannot be read: the SSH key of cluster h1-tags is not on this machine" in result.stdout
+    assert f"membership cannot be read: the SSH key of cluster {NAME} is not on this machine" in result.stdout
     assert not machines.workspace.path.exists()
 
 
@@ -67,12 +69,18 @@ def test_down_does_not_say_gone_while_anything_remains(machines, spec_file, dock
 
 
 def test_down_from_the_spec_deletes_everything_and_twice_is_fine(machines, spec_file, docker_client):
-    docker_client.containers.get(f"{NAME}-intruder").remove(force=True)
+    for intruder in docker_client.containers.list(all=True, filters={"name": f"{NAME}-intruder"}):
+        intruder.remove(force=True)
 
-    first = flotilla("down", "-f", spec_file)
-    second = flotilla("down", "-f", spec_file)
+    # A neighbour on the same Docker engine: down must leave it alone.
+    with cluster_up(docker_client, NEIGHBOUR, *ONE_MACHINE, command="provision") as neighbour:
+        before = neighbour.leftovers()
+        first = flotilla("down", "-f", spec_file)
+        second = flotilla("down", "-f", spec_file)
 
-    assert first.returncode == 0, first.stderr
-    assert second.returncode == 0, second.stderr
-    assert machines.leftovers() == {"containers": [], "networks": [], "volumes": []}
+        assert first.returncode == 0, first.stderr
+        assert second.returncode == 0, second.stderr
+        assert machines.leftovers() == {"containers": [], "networks": [], "volumes": []}
+        assert neighbour.leftovers() == before
+        assert {c.status for c in neighbour.containers()} == {"running"}
     assert first.stdout.strip() == f"cluster {NAME} is gone: local lists nothing of it."
