@@ -35,7 +35,7 @@ from moto.ec2.models.amis import Ami
 from urllib3.response import HTTPResponse
 
 from provisioners.providers import aws
-from tests.clouds.harness import CloudHarness, Interrupted
+from tests.clouds.harness import EVERY_PROTOCOL, WORLD, CloudHarness, Interrupted, ports_between
 
 # As strict as moto can be: unknown images, key pairs and instance types are
 # refused as EC2 refuses them. moto reads these switches from the environment
@@ -144,15 +144,36 @@ def refused_protocol(request):
     return None
 
 
+def xml_response(request, status, body):
+    raw = HTTPResponse(body=io.BytesIO(body.encode()), status=status, preload_content=False)
+    return AWSResponse(request.url, status, {"Content-Type": "text/xml;charset=UTF-8"}, raw)
+
+
+def terminated_answer(request):
+    """EC2's answer to TerminateInstances, for a termination that is then not done."""
+    body = request.body.decode() if isinstance(request.body, bytes) else request.body
+    ids = [values[0] for key, values in urllib.parse.parse_qs(body).items() if key.startswith("InstanceId.")]
+    items = "".join(
+        f"<item><instanceId>{i}</instanceId><currentState><code>32</code><name>shutting-down</name></currentState>"
+        "<previousState><code>16</code><name>running</name></previousState></item>"
+        for i in ids
+    )
+    answer = (
+        '<TerminateInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+        f"<requestId>00000000-0000-0000-0000-000000000000</requestId><instancesSet>{items}</instancesSet>"
+        "</TerminateInstancesResponse>"
+    )
+    return ids, xml_response(request, 200, answer)
+
+
 def error_response(request, kind):
     status, code, message = FAILURES[kind]
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
         "<RequestID>00000000-0000-0000-0000-000000000000</RequestID></Response>"
-    ).encode()
-    raw = HTTPResponse(body=io.BytesIO(body), status=status, preload_content=False)
-    return AWSResponse(request.url, status, {"Content-Type": "text/xml;charset=UTF-8"}, raw)
+    )
+    return xml_response(request, status, body)
 
 
 class Harness(CloudHarness):
@@ -168,9 +189,14 @@ class Harness(CloudHarness):
         self._interrupt_at = None
         self._launches = []
         self._shown_running = set()
+        self._keep_deletions = 0
+        # Kept from a deletion: a waiter asking for them by id is told
+        # "terminated" (as an eventually consistent EC2 may), a list still shows them.
+        self._kept = set()
         self._gate = ("before-send", self._before_send)
         self._hooks = [
             ("after-call.ec2.RunInstances", self._after_run),
+            ("provide-client-params.ec2.DescribeInstances", self._note_ids),
             ("after-call.ec2.DescribeInstances", self._after_describe),
         ]
 
@@ -223,6 +249,11 @@ class Harness(CloudHarness):
             if operation.startswith("AuthorizeSecurityGroup") and refused_protocol(request):
                 self._failed += 1
                 return error_response(request, "protocol")
+            if operation == "TerminateInstances" and self._keep_deletions:
+                self._keep_deletions -= 1
+                ids, answer = terminated_answer(request)
+                self._kept.update(ids)
+                return answer
             if operation == "RunInstances":
                 if self._interrupt_at is not None and self._creates >= self._interrupt_at:
                     self._interrupt_at = None
@@ -238,8 +269,15 @@ class Harness(CloudHarness):
         with self._lock:
             self._launches.append({instance["InstanceId"] for instance in parsed.get("Instances", [])})
 
-    def _after_describe(self, parsed, **_):
+    @staticmethod
+    def _note_ids(params, context, **_):
+        context["flotilla_by_ids"] = bool(params.get("InstanceIds"))
+
+    def _after_describe(self, parsed, context, **_):
         instances = [i for reservation in parsed.get("Reservations", []) for i in reservation["Instances"]]
+        for instance in instances:
+            if context.get("flotilla_by_ids") and instance["InstanceId"] in self._kept:
+                instance["State"] = {"Code": 48, "Name": "terminated"}
         answered = {instance["InstanceId"] for instance in instances}
         with self._lock:
             pending = set().union(*(launch for launch in self._launches if launch & answered))
@@ -278,26 +316,42 @@ class Harness(CloudHarness):
     def networks(self, cluster):
         return [vpc["VpcId"] for vpc in self.ec2.describe_vpcs(Filters=tag_filter(cluster))["Vpcs"]]
 
-    def port_sources(self, cluster, port, protocol="tcp"):
-        sources = set()
-        for group in self.ec2.describe_security_groups(Filters=tag_filter(cluster))["SecurityGroups"]:
+    def openings(self, cluster):
+        machines = self.machines(cluster)
+        attached = {}  # security group -> the names of the instances it is on
+        pages = self.ec2.get_paginator("describe_instances").paginate(Filters=tag_filter(cluster))
+        for instance in (i for page in pages for r in page["Reservations"] for i in r["Instances"]):
+            if instance["State"]["Name"] != "terminated":
+                name = {tag["Key"]: tag["Value"] for tag in instance.get("Tags", [])}.get("Name")
+                # A launch with its own network interface has its groups there.
+                interfaces = instance.get("NetworkInterfaces", [])
+                for group in instance["SecurityGroups"] + [g for i in interfaces for g in i.get("Groups", [])]:
+                    attached.setdefault(group["GroupId"], set()).add(name)
+        # The cluster's groups, and any other group its machines are in.
+        groups = {
+            g["GroupId"]: g for g in self.ec2.describe_security_groups(Filters=tag_filter(cluster))["SecurityGroups"]
+        }
+        if attached:
+            groups.update(
+                {g["GroupId"]: g for g in self.ec2.describe_security_groups(GroupIds=list(attached))["SecurityGroups"]}
+            )
+        opened = set()
+        for group_id, group in groups.items():
+            target = self.who(machines, attached.get(group_id, ()))
             for permission in group["IpPermissions"]:
-                if permission["IpProtocol"] not in (protocol, "-1"):
-                    continue
-                if not permission.get("FromPort", 0) <= port <= permission.get("ToPort", 65535):
-                    continue
-                sources |= {r["CidrIp"] for r in permission.get("IpRanges", [])}
-                sources |= {p["GroupId"] for p in permission.get("UserIdGroupPairs", [])}
-        return sorted(sources)
-
-    def esp_sources(self, cluster):
-        sources = set()
-        for group in self.ec2.describe_security_groups(Filters=tag_filter(cluster))["SecurityGroups"]:
-            for permission in group["IpPermissions"]:
-                if permission["IpProtocol"] == "50":
-                    sources |= {r["CidrIp"] for r in permission.get("IpRanges", [])}
-                    sources |= {p["GroupId"] for p in permission.get("UserIdGroupPairs", [])}
-        return sorted(sources)
+                protocol = permission["IpProtocol"]
+                if protocol in ("tcp", "udp"):
+                    ports = ports_between(protocol, permission.get("FromPort"), permission.get("ToPort"))
+                else:
+                    ports = [({"-1": EVERY_PROTOCOL, "50": "esp"}.get(protocol, protocol), None)]
+                sources = [r["CidrIp"] for r in permission.get("IpRanges", [])]
+                sources += [r["CidrIpv6"] for r in permission.get("Ipv6Ranges", [])]
+                sources = [WORLD if source in ("0.0.0.0/0", "::/0") else source for source in sources]
+                sources += [
+                    self.who(machines, attached.get(p["GroupId"], ())) for p in permission.get("UserIdGroupPairs", [])
+                ]
+                opened |= {(proto, port, source, target) for proto, port in ports for source in sources}
+        return opened
 
     def tagged_resources(self, cluster):
         found = [f"instance:{m['name']}" for m in self.machines(cluster)]
@@ -311,6 +365,10 @@ class Harness(CloudHarness):
     def fail_next(self, kind, times=1, after=0):
         with self._lock:
             self._failure = {"kind": kind, "times": times, "after": self._creates + after}
+
+    def keep_next_deletion(self):
+        with self._lock:
+            self._keep_deletions += 1
 
     def interrupt_after(self, creates):
         with self._lock:

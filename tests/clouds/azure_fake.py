@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import responses
 from requests.exceptions import ConnectionError as RequestsConnectionError
 
-from tests.clouds.harness import CloudHarness, Interrupted
+from tests.clouds.harness import EVERY_PROTOCOL, WORLD, CloudHarness, Interrupted, ports_between
 
 ARM = "https://management.azure.com"
 LOGIN = "https://login.microsoftonline.com"
@@ -141,6 +141,8 @@ class FakeArm:
         self.machine_creates = 0
         self.failures = []
         self.interrupt_at = None
+        # How many VM deletions to answer as done without doing them.
+        self.kept_deletions = 0
 
     # ---- wiring -------------------------------------------------------------------------------------------------
 
@@ -516,8 +518,13 @@ class FakeArm:
         if holders:
             code = IN_USE.get(kind.lower(), "InUseResourceCannotBeDeleted")
             raise Failure(400, code, f"{resource['id']} cannot be deleted: {holders[0]['id']} uses it.")
-        resource["properties"]["provisioningState"] = "Deleting"
-        operation = self._begin(sub, POLLS.get(f"{ns}/{kind}".lower(), 1), lambda: self._remove(key))
+        finish = functools.partial(self._remove, key)
+        if kind.lower() == "virtualmachines" and self.kept_deletions:
+            self.kept_deletions -= 1
+            finish = lambda: None  # noqa: E731 - succeeds, and deletes nothing
+        else:
+            resource["properties"]["provisioningState"] = "Deleting"
+        operation = self._begin(sub, POLLS.get(f"{ns}/{kind}".lower(), 1), finish)
         result = operation.replace("/operations/", "/operationResults/")
         return 202, None, {"Azure-AsyncOperation": operation, "Location": result, "Retry-After": "0"}
 
@@ -623,31 +630,68 @@ class Harness(CloudHarness):
         _, network, _ = self._clients
         return [v.name for v in network.virtual_networks.list_all() if self._ours(v, cluster)]
 
-    def port_sources(self, cluster, port, protocol="Tcp"):
-        _, network, _ = self._clients
-        sources = []
+    def openings(self, cluster):
+        """Only the NSG's Allow rules: Azure's default rules (AllowVnetInBound,
+        AllowAzureLoadBalancerInBound, DenyAllInBound) are the same in every
+        NSG, and let nothing in from the Internet."""
+        _, network, compute = self._clients
+        machines = self.machines(cluster)
+        vm_of_nic = {}
+        for vm in compute.virtual_machines.list_all():
+            if self._ours(vm, cluster):
+                vm_of_nic.update({nic.id.lower(): vm.name for nic in vm.network_profile.network_interfaces})
+        in_asg = {}  # application security group -> the names of the machines in it
+        subnet_nsg = {}  # the machines' subnets -> the NSG on each
+        for nic in network.network_interfaces.list_all():
+            if nic.id.lower() not in vm_of_nic:
+                continue
+            for config in nic.ip_configurations:
+                subnet_nsg[config.subnet.id.lower()] = None
+                for asg in config.application_security_groups or []:
+                    in_asg.setdefault(asg.id.lower(), set()).add(vm_of_nic[nic.id.lower()])
+        vnet_ranges = set()
+        for vnet in network.virtual_networks.list_all():
+            for subnet in vnet.subnets or []:
+                if subnet.id.lower() in subnet_nsg:
+                    vnet_ranges |= set(vnet.address_space.address_prefixes)
+                    subnet_nsg[subnet.id.lower()] = subnet.network_security_group
+        nsg_ids = {nsg.id.lower() for nsg in subnet_nsg.values() if nsg is not None}
+        everyone = self.who(machines, {m["name"] for m in machines})
+        opened = set()
         for nsg in network.network_security_groups.list_all():
-            if not self._ours(nsg, cluster):
+            if nsg.id.lower() not in nsg_ids:
                 continue
             for rule in nsg.security_rules or []:
-                if rule.direction != "Inbound" or rule.access != "Allow" or rule.protocol not in (protocol, "*"):
+                if (rule.direction, rule.access) != ("Inbound", "Allow"):
                     continue
-                if any(_covers(ports, port) for ports in rule.destination_port_ranges or [rule.destination_port_range]):
-                    sources += rule.source_address_prefixes or [rule.source_address_prefix]
-                    sources += [asg.id for asg in rule.source_application_security_groups or []]
-        return sources
-
-    def protocol_word(self, protocol):
-        return protocol.capitalize()
-
-    def esp_sources(self, cluster):
-        _, network, _ = self._clients
-        sources = []
-        for nsg in network.network_security_groups.list_all():
-            for rule in nsg.security_rules if self._ours(nsg, cluster) else []:
-                if (rule.direction, rule.access, rule.protocol) == ("Inbound", "Allow", "Esp"):
-                    sources += rule.source_address_prefixes or [rule.source_address_prefix]
-        return sources
+                asgs = rule.destination_application_security_groups or []
+                if asgs:
+                    target = self.who(machines, set().union(*(in_asg.get(a.id.lower(), set()) for a in asgs)))
+                else:
+                    target = everyone
+                sources = []
+                for source in rule.source_address_prefixes or [rule.source_address_prefix]:
+                    if source in ("*", "Internet", "0.0.0.0/0"):
+                        sources.append(WORLD)
+                    elif source in vnet_ranges or source == "VirtualNetwork":
+                        # The VNet holds the cluster's machines and nothing else.
+                        sources.append(everyone)
+                    else:
+                        sources.append(source)
+                asg_sources = rule.source_application_security_groups or []
+                sources += [self.who(machines, in_asg.get(a.id.lower(), ())) for a in asg_sources]
+                protocol = EVERY_PROTOCOL if rule.protocol == "*" else rule.protocol.lower()
+                ports = []
+                for span in rule.destination_port_ranges or [rule.destination_port_range]:
+                    if protocol not in ("tcp", "udp", EVERY_PROTOCOL):
+                        ports.append((protocol, None))
+                    elif span == "*":
+                        ports += ports_between(protocol, None, None)
+                    else:
+                        low, _, high = span.partition("-")
+                        ports += ports_between(protocol, int(low), int(high or low))
+                opened |= {(proto, port, source, target) for proto, port in ports for source in sources}
+        return opened
 
     def tagged_resources(self, cluster):
         resources, _, _ = self._clients
@@ -657,6 +701,10 @@ class Harness(CloudHarness):
     def fail_next(self, kind, times=1, after=0):
         with self.fake.lock:
             self.fake.failures.append({"kind": kind, "times": times, "after": after})
+
+    def keep_next_deletion(self):
+        with self.fake.lock:
+            self.fake.kept_deletions += 1
 
     def interrupt_after(self, creates):
         with self.fake.lock:
@@ -669,10 +717,3 @@ class Harness(CloudHarness):
             yield
         finally:
             os.environ.update({name: value for name, value in saved.items() if value is not None})
-
-
-def _covers(ports, port):
-    if ports == "*":
-        return True
-    low, _, high = ports.partition("-")
-    return int(low) <= port <= int(high or low)

@@ -29,7 +29,7 @@ import requests
 import responses
 
 from provisioners.providers.base import TAG_CLUSTER
-from tests.clouds.harness import CloudHarness, Interrupted
+from tests.clouds.harness import EVERY_PROTOCOL, WORLD, CloudHarness, Interrupted, ports_between
 
 API_ROOT = "https://compute.googleapis.com/compute/v1/"
 TOKEN_URL = "https://oauth2.googleapis.com/token"
@@ -101,6 +101,8 @@ class ComputeFake:
         # What the next instance inserts meet: None (nothing), a failure kind, or "interrupt".
         self._schedule = []
         self._throttled = 0
+        # How many instance deletions to answer as done without doing them.
+        self.kept_deletions = 0
         self.total_calls = self.mutating_calls = self.failed_calls = 0
 
     def register(self, requests_mock):
@@ -336,6 +338,9 @@ class ComputeFake:
                 "resourceInUseByAnotherResource",
                 f"The {kind[:-1]} resource '{resource['selfLink']}' is already being used by '{users[0]}'",
             )
+        if kind == "instances" and self.kept_deletions:
+            self.kept_deletions -= 1
+            return self._start_operation("delete", scope, resource["selfLink"])
         if kind == "instances":
             resource["status"] = "STOPPING"
         return self._start_operation("delete", scope, resource["selfLink"], apply=lambda: self.resources.pop(key, None))
@@ -494,23 +499,38 @@ class Harness(CloudHarness):
     def networks(self, cluster):
         return [network.name for network in self._owned("NetworksClient", cluster)]
 
-    def port_sources(self, cluster, port, protocol="tcp"):
-        sources = set()
-        for firewall in self._owned("FirewallsClient", cluster):
-            if firewall.direction == "INGRESS" and any(_opens(rule, protocol, port) for rule in firewall.allowed):
-                sources.update(firewall.source_ranges)
-                sources.update(firewall.source_tags)
-        return sorted(sources)
-
-    def esp_sources(self, cluster):
-        sources = set()
-        for firewall in self._owned("FirewallsClient", cluster):
-            if firewall.direction == "INGRESS" and any(
-                rule.I_p_protocol == "esp" and not rule.ports for rule in firewall.allowed
-            ):
-                sources.update(firewall.source_ranges)
-                sources.update(firewall.source_tags)
-        return sorted(sources)
+    def openings(self, cluster):
+        machines = self.machines(cluster)
+        tagged = {}  # network tag -> the names of the instances that carry it
+        for instance in self._instances(cluster):
+            for tag in instance.tags.items:
+                tagged.setdefault(tag, set()).add(instance.name)
+        networks = set(self.networks(cluster))
+        opened = set()
+        # Every rule of the cluster's network, whoever made it.
+        for firewall in self._client("FirewallsClient").list(project=PROJECT):
+            if firewall.network.rsplit("/", 1)[-1] not in networks or firewall.direction != "INGRESS":
+                continue
+            # No target tags: every instance of the network.
+            if firewall.target_tags:
+                target = self.who(machines, set().union(*(tagged.get(tag, set()) for tag in firewall.target_tags)))
+            else:
+                target = self.who(machines, {m["name"] for m in machines})
+            sources = [WORLD if source == "0.0.0.0/0" else source for source in firewall.source_ranges]
+            sources += [self.who(machines, tagged.get(tag, ())) for tag in firewall.source_tags]
+            for allowed in firewall.allowed:
+                protocol = EVERY_PROTOCOL if allowed.I_p_protocol == "all" else allowed.I_p_protocol
+                if protocol not in PORTED_PROTOCOLS:
+                    ports = [(protocol, None)]
+                elif not allowed.ports:
+                    ports = ports_between(protocol, None, None)
+                else:
+                    ports = []
+                    for span in allowed.ports:
+                        low, _, high = span.partition("-")
+                        ports += ports_between(protocol, int(low), int(high or low))
+                opened |= {(proto, port, source, target) for proto, port in ports for source in sources}
+        return opened
 
     def tagged_resources(self, cluster):
         region = ZONE.rsplit("-", 1)[0]
@@ -526,6 +546,9 @@ class Harness(CloudHarness):
     def fail_next(self, kind, times=1, after=0):
         self.fake.schedule([None] * after + [kind] * times)
 
+    def keep_next_deletion(self):
+        self.fake.kept_deletions += 1
+
     def interrupt_after(self, creates):
         self.fake.schedule([None] * creates + ["interrupt"])
 
@@ -536,16 +559,3 @@ class Harness(CloudHarness):
         with mock.patch.dict(os.environ):
             os.environ.pop("GOOGLE_APPLICATION_CREDENTIALS")
             yield
-
-
-def _opens(rule, protocol, port):
-    """Whether a firewall rule's `allowed` entry lets ``protocol``/``port`` through."""
-    if rule.I_p_protocol not in (protocol, "all"):
-        return False
-    if not rule.ports:
-        return True
-    for ports in rule.ports:
-        low, _, high = ports.partition("-")
-        if int(low) <= port <= int(high or low):
-            return True
-    return False

@@ -8,6 +8,15 @@ own list APIs, never through the provider under test.
 
 from abc import ABC, abstractmethod
 
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import PUBLIC, TAG_POOL
+
+# The words `openings` reads a cloud's rules into, the same for every cloud.
+MEMBERS = "members"  # every machine of the cluster, and nothing else
+PUBLIC_AGENTS = "public agents"  # exactly the cluster's public agents
+WORLD = "world"  # any address on the Internet
+ALL_PORTS = "*"  # a tcp or udp rule that names no port opens them all
+EVERY_PROTOCOL = "all"
+
 
 class Interrupted(BaseException):
     """Raised by a fake mid-way to stand for a killed `flotilla` process.
@@ -43,26 +52,23 @@ class CloudHarness(ABC):
         """Names (or IDs) of the cluster's networks (VPC / network / VNet)."""
 
     @abstractmethod
-    def port_sources(self, cluster, port):
-        """What the cluster's firewall rules let reach ``port``/tcp: address
-        ranges, and the groups or tags that stand for the cluster's members."""
+    def openings(self, cluster):
+        """Everything the cluster's inbound allow rules open, read from the
+        cloud's list APIs and told in one spelling for every cloud: a set of
+        (protocol, port, source, target). protocol is tcp, udp, esp, an IP
+        protocol number or EVERY_PROTOCOL; port a number, None for a protocol
+        without ports, or ALL_PORTS; source and target an address range, WORLD,
+        or (through ``who``) MEMBERS, PUBLIC_AGENTS or the machines' names."""
 
-    def ssh_sources(self, cluster):
-        return self.port_sources(cluster, 22)
-
-    def swarm_port_sources(self, cluster):
-        """Must name only the cluster's own members (a security group, a
-        network tag, the VNet range), never 0.0.0.0/0."""
-        return self.port_sources(cluster, 2377)
-
-    def protocol_word(self, protocol):
-        """The cloud's own spelling of ``protocol`` (tcp, udp) in its rules."""
-        return protocol
-
-    @abstractmethod
-    def esp_sources(self, cluster):
-        """What the cluster's rules let send ESP (IP protocol 50), read as the
-        cloud spells it: the members only, like the swarm's ports."""
+    @staticmethod
+    def who(machines, names):
+        """What a set of machine names stands for among the cluster's ``machines``."""
+        names = frozenset(names)
+        if names == {m["name"] for m in machines}:
+            return MEMBERS
+        if names == {m["name"] for m in machines if m["tags"].get(TAG_POOL) == PUBLIC}:
+            return PUBLIC_AGENTS
+        return tuple(sorted(names))
 
     @abstractmethod
     def tagged_resources(self, cluster):
@@ -73,6 +79,10 @@ class CloudHarness(ABC):
         """Make the next ``times`` machine-creating calls (after ``after``
         successful ones) fail with ``kind``: "throttle" (the cloud's rate-limit
         answer), "permission" (access denied) or "quota" (quota exceeded)."""
+
+    @abstractmethod
+    def keep_next_deletion(self):
+        """Answer the next machine deletion as done, and keep the machine."""
 
     @abstractmethod
     def interrupt_after(self, creates):
@@ -100,3 +110,10 @@ class CloudHarness(ABC):
         """How many requests of any kind (reads, writes, retries, polls,
         injected failures) reached the fake; bench/cloud_scale.py reads it."""
         return self.fake.total_calls
+
+
+def ports_between(protocol, low, high):
+    """One (protocol, port) per port of a rule's range; ALL_PORTS for the whole range."""
+    if low is None or (low, high) in ((-1, -1), (0, 65535), (1, 65535)):
+        return [(protocol, ALL_PORTS)]
+    return [(protocol, port) for port in range(int(low), int(high) + 1)]

@@ -8,15 +8,23 @@ import importlib
 
 import pytest
 import yaml
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import SWARM_TRAFFIC
 
 from provisioners import cluster
 from provisioners.errors import FlotillaError
 from provisioners.spec import build_spec
 from provisioners.workspace import Workspace
-from tests.clouds.harness import Interrupted
+from tests.clouds.harness import MEMBERS, PUBLIC_AGENTS, WORLD, Interrupted
 
 CLOUDS = ["aws", "gcp", "azure"]
 NAME = "ctest"
+SSH_PORT = 22
+# The ways each cloud's SDK finds credentials, as its own documentation tells users.
+CREDENTIAL_HINTS = {
+    "aws": ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
+    "gcp": ("GOOGLE_APPLICATION_CREDENTIALS", "gcloud auth application-default login"),
+    "azure": ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "az login"),
+}
 
 
 @pytest.fixture(params=CLOUDS)
@@ -27,22 +35,33 @@ def cloud(request, tmp_path, monkeypatch):
         yield harness
 
 
-def spec_for(cloud, masters=3, agents=2, public_agents=1):
+def spec_for(cloud, masters=3, agents=2, public_agents=1, name=NAME, **options):
     return build_spec(
         {
-            "name": NAME,
+            "name": name,
             "provider": cloud.provider,
             "masters": masters,
             "agents": agents,
             "public_agents": public_agents,
-            cloud.provider: cloud.options(),
+            cloud.provider: {**cloud.options(), **options},
         }
     )
 
 
 def provision(cloud, **counts):
-    cluster.provision(spec_for(cloud, **counts), wait=False)
-    return Workspace(NAME)
+    spec = spec_for(cloud, **counts)
+    cluster.provision(spec, wait=False)
+    return Workspace(spec.name)
+
+
+def expected_openings(spec):
+    """What the firewall must open, from the vocabulary and the spec alone:
+    the swarm's traffic between members, SSH from the operator's range, the
+    published ports from anywhere to public agents, and nothing else."""
+    opened = {(traffic.protocol, traffic.port, MEMBERS, MEMBERS) for traffic in SWARM_TRAFFIC}
+    opened.add(("tcp", SSH_PORT, spec.options.ssh_cidr, MEMBERS))
+    opened |= {("tcp", port, WORLD, PUBLIC_AGENTS) for port in spec.options.public_ports}
+    return opened
 
 
 def inventory_hosts(workspace):
@@ -71,9 +90,7 @@ def test_creates_the_machines_with_tags_network_and_firewall(cloud):
         assert machine["tags"]["flotilla-cluster"] == NAME
         assert machine["tags"]["managed-by"] == "flotilla"
     assert len(cloud.networks(NAME)) == 1
-    ssh = cloud.ssh_sources(NAME)
-    assert ssh and "0.0.0.0/0" not in ssh
-    assert "0.0.0.0/0" not in cloud.swarm_port_sources(NAME)
+    assert cloud.openings(NAME) == expected_openings(spec_for(cloud))
 
     hosts = inventory_hosts(workspace)
     assert set(hosts) == {m["name"] for m in machines}
@@ -142,7 +159,14 @@ def test_missing_credentials_stop_before_anything_is_created(cloud):
         provision(cloud)
     message = str(failure.value)
     assert "\n" not in message
+    # What is missing, and each way the user can give it.
+    assert "credentials" in message
+    for hint in CREDENTIAL_HINTS[cloud.provider]:
+        assert hint in message
     assert cloud.mutating_calls == 0
+    assert cloud.machines(NAME) == []
+    assert cloud.networks(NAME) == []
+    assert cloud.tagged_resources(NAME) == []
 
 
 def test_a_failed_run_from_new_files_leaves_a_live_cluster_alone(cloud, tmp_path, monkeypatch):
@@ -177,14 +201,12 @@ def test_a_smaller_spec_is_refused_and_the_cluster_and_its_spec_stay(cloud):
     assert workspace.spec_file.read_text() == saved
 
 
-def test_swarm_traffic_and_esp_only_between_members(cloud):
-    provision(cloud, masters=1, agents=1, public_agents=0)
-    members = cloud.swarm_port_sources(NAME)
-    assert members and "0.0.0.0/0" not in members
-    for port, protocol in ((7946, "udp"), (4789, "udp")):
-        assert cloud.port_sources(NAME, port, protocol=cloud.protocol_word(protocol)) == members
-    # Each cloud's own word for ESP (IP protocol 50), read back from its API.
-    assert cloud.esp_sources(NAME) == members
+@pytest.mark.parametrize("public_ports", [None, [8080, 8443, 9000]])
+def test_the_firewall_opens_exactly_what_the_spec_asks(cloud, public_ports):
+    options = {} if public_ports is None else {"public_ports": public_ports}
+    spec = spec_for(cloud, masters=1, agents=1, public_agents=1, **options)
+    cluster.provision(spec, wait=False)
+    assert cloud.openings(NAME) == expected_openings(spec)
 
 
 def test_the_cluster_is_found_by_its_tags_without_local_files(cloud):
@@ -206,3 +228,55 @@ def test_the_cluster_is_found_by_its_tags_without_local_files(cloud):
     assert cloud.networks(NAME) == []
     assert cloud.tagged_resources(NAME) == []
     assert cluster.down(spec) is True
+
+
+@pytest.fixture
+def playbooks(monkeypatch):
+    """The playbooks `flotilla remove` would run: recorded, since the fakes' machines run no sshd."""
+    played = []
+    monkeypatch.setattr(cluster.runner, "run_playbook", lambda inventory, playbook, extravars: played.append(extravars))
+    return played
+
+
+def test_remove_deletes_the_machine(cloud, playbooks):
+    spec = spec_for(cloud, masters=1, agents=2, public_agents=0)
+    cluster.provision(spec, wait=False)
+    before = {m["name"] for m in cloud.machines(NAME)}
+    node = sorted(m["name"] for m in cloud.machines(NAME) if m["tags"]["flotilla-role"] == "agent")[-1]
+
+    assert cluster.remove(spec, node) is True
+
+    assert [extravars["node"] for extravars in playbooks] == [node]
+    assert {m["name"] for m in cloud.machines(NAME)} == before - {node}
+    assert node not in inventory_hosts(Workspace(NAME))
+
+
+def test_remove_fails_when_the_cloud_keeps_the_machine(cloud, playbooks):
+    spec = spec_for(cloud, masters=1, agents=2, public_agents=0)
+    cluster.provision(spec, wait=False)
+    node = sorted(m["name"] for m in cloud.machines(NAME) if m["tags"]["flotilla-role"] == "agent")[-1]
+    cloud.keep_next_deletion()
+
+    with pytest.raises(FlotillaError, match=node):
+        cluster.remove(spec, node)
+
+    assert node in {m["name"] for m in cloud.machines(NAME)}
+
+
+def test_down_deletes_its_cluster_and_leaves_the_other_alone(cloud):
+    kept = spec_for(cloud, masters=1, agents=1, public_agents=1, name="ckept")
+    cluster.provision(kept, wait=False)
+    cluster.provision(spec_for(cloud, masters=1, agents=1, public_agents=1), wait=False)
+    machines, networks, openings = cloud.machines("ckept"), cloud.networks("ckept"), cloud.openings("ckept")
+    resources = sorted(cloud.tagged_resources("ckept"))
+    assert len(machines) == 3 and len(networks) == 1
+
+    assert cluster.down(spec_for(cloud, masters=1, agents=1, public_agents=1)) is True
+
+    assert cloud.machines(NAME) == []
+    assert cloud.networks(NAME) == []
+    assert cloud.tagged_resources(NAME) == []
+    assert cloud.machines("ckept") == machines
+    assert cloud.networks("ckept") == networks
+    assert cloud.openings("ckept") == openings == expected_openings(kept)
+    assert sorted(cloud.tagged_resources("ckept")) == resources
