@@ -45,7 +45,8 @@ def test_an_unknown_image_or_instance_type_is_refused_and_nothing_is_left(aws, o
 
     message = str(refused.value)
     assert "\n" not in message
-    assert value in message
+    assert f"aws.{option} {value} is not" in message
+    assert f"set aws.{option} to" in message
     assert aws.tagged_resources(NAME) == []
     reservations = aws.ec2.describe_instances()["Reservations"]
     assert [i["State"]["Name"] for r in reservations for i in r["Instances"]] == []

@@ -87,9 +87,44 @@ class AwsProvider(Provider):
 
     def prepare(self):
         ssh_cidr = self.options.ssh_cidr or caller_cidr()
+        with self._errors("checking the image and instance type"):
+            self._image = self._known_image() if self.options.image else self._newest_debian()
+            self._check_instance_type()
         with self._errors("preparing the network"):
-            self._image = self.options.image or self._newest_debian()
             self._shared = self.network.ensure(self.options, ssh_cidr, self.public_key)
+
+    def _known_image(self):
+        """The spec's image, once EC2 says it has it here: a bad one found
+        after the network is made would cost a network made for nothing."""
+        from botocore.exceptions import ClientError
+
+        image = self.options.image
+        try:
+            found = self.ec2.describe_images(ImageIds=[image])["Images"]
+        except ClientError as err:
+            if not err.response["Error"]["Code"].startswith("InvalidAMIID"):
+                raise
+            found = []
+        if not found:
+            raise ProviderError(
+                f"aws.image {image} is not an image EC2 has in {self.region}: set aws.image to an AMI id "
+                "of that region, or leave it out for the newest official Debian 12 image."
+            )
+        return image
+
+    def _check_instance_type(self):
+        from botocore.exceptions import ClientError
+
+        kind = self.options.instance_type
+        try:
+            self.ec2.describe_instance_types(InstanceTypes=[kind])
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "InvalidInstanceType":
+                raise
+            raise ProviderError(
+                f"aws.instance_type {kind} is not an instance type EC2 offers in {self.region}: "
+                "set aws.instance_type to one it does, such as t3.medium."
+            ) from None
 
     def _newest_debian(self):
         images = self.ec2.describe_images(
