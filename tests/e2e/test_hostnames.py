@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from provisioners.workspace import PROJECT_ROOT
 from tests.e2e.conftest import Machines, flotilla, take_down
 
 NAME = "e2e-alias"
+# The checkout: ansible-playbook runs here with its ansible.cfg, as a user of the checkout would.
+ROOT = Path(__file__).resolve().parents[2]
 MASTER = f"{NAME}-master-1"
 # alias -> the machine (container, and its own hostname)
 ALIASES = {
@@ -76,8 +77,8 @@ def write_ini(machines, path, aliases):
 
 def playbook(inventory, name, *args):
     command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), name, *args]
-    env = {**os.environ, "ANSIBLE_CONFIG": str(PROJECT_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, env=env, timeout=900)
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     return result.stdout + result.stderr
 
