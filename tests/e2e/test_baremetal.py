@@ -4,8 +4,9 @@ configuration through `ansible-playbook` and through `flotilla up`.
 The "bare metal" machines are made with the local provider (cluster
 e2e-metal); the inventory that lists them is written by hand, as a user
 would, with agent_labels only in group_vars/all.yml. Every assertion reads
-the swarm itself, through a master's own Docker engine. The tests run in
-order on one set of machines; the fixture takes them down.
+the swarm itself, through a master's own Docker engine. The tests share one
+set of machines, bootstrapped once by a fixture, and each runs alone too; a
+second agent waits outside the inventory until the scale test adds it.
 """
 
 import os
@@ -23,14 +24,15 @@ NAME = "e2e-metal"
 METAL = "e2e-metal-bm"  # the bare metal cluster's name: the same machines, seen through the user's inventory
 MASTER = f"{NAME}-master-1"
 AGENT = f"{NAME}-agent-1"
+SPARE = f"{NAME}-agent-2"  # made, but listed only when the user grows the cluster
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def machines(docker_client):
-    made = flotilla("provision", "--name", NAME, "--masters", "1", "--agents", "1", "--public-agents", "0")
-    assert made.returncode == 0, made.stdout + made.stderr
     try:
+        made = flotilla("provision", "--name", NAME, "--masters", "1", "--agents", "2", "--public-agents", "0")
+        assert made.returncode == 0, made.stdout + made.stderr
         yield Machines(docker_client, NAME)
     finally:
         take_down(docker_client, NAME)
@@ -94,9 +96,9 @@ def agent_labels(machines):
         time.sleep(1)
 
 
-def test_ansible_playbook_with_the_user_s_inventory_applies_group_vars(machines, site):
-    result = subprocess.run(
-        [Path(sys.executable).parent / "ansible-playbook", "-i", site / "hosts.yml", "site.yml"],
+def ansible_playbook(site, playbook, *args):
+    return subprocess.run(
+        [Path(sys.executable).parent / "ansible-playbook", "-i", site / "hosts.yml", playbook, *args],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -104,13 +106,23 @@ def test_ansible_playbook_with_the_user_s_inventory_applies_group_vars(machines,
         timeout=900,
         check=False,
     )
+
+
+@pytest.fixture(scope="module")
+def bootstrapped(machines, site):
+    """The user's way: ansible-playbook -i their inventory site.yml."""
+    result = ansible_playbook(site, "site.yml")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def test_ansible_playbook_with_the_user_s_inventory_applies_group_vars(machines, bootstrapped):
     members = machines.members(through=MASTER)
     assert members[MASTER]["role"] == "manager" and members[AGENT]["role"] == "worker"
     assert agent_labels(machines)["zone"] == "a"
 
 
-def test_flotilla_up_with_provider_baremetal_uses_the_same_inventory(machines, site):
+def test_flotilla_up_with_provider_baremetal_uses_the_same_inventory(machines, site, bootstrapped):
     # Changed only in group_vars/: only a run that reads the user's directory sees it.
     all_vars = site / "group_vars" / "all.yml"
     all_vars.write_text(all_vars.read_text().replace("zone: a", "zone: b"))
@@ -124,7 +136,7 @@ def test_flotilla_up_with_provider_baremetal_uses_the_same_inventory(machines, s
     assert sorted(p.name for p in workspace.path.iterdir()) == ["cluster.yml"]
 
 
-def test_status_of_the_bare_metal_cluster(machines, site):
+def test_status_of_the_bare_metal_cluster(machines, site, bootstrapped):
     result = flotilla("status", "-f", str(site / "metal.yml"))
 
     assert result.returncode == 0, result.stderr
@@ -134,3 +146,22 @@ def test_status_of_the_bare_metal_cluster(machines, site):
     assert rows[MASTER][1:5] == ["master", "private", "listed", "ready/drain/reachable"]
     assert rows[AGENT][1:5] == ["agent", "private", "listed", "ready/active"]
     assert rows[MASTER][5] == "*"
+
+
+def test_scale_and_remove_on_bare_metal_keep_the_machines(machines, site, bootstrapped):
+    spec = site / "metal.yml"
+    hosts = yaml.safe_load((site / "hosts.yml").read_text())
+    private = hosts["cluster"]["children"]["agents"]["children"]["agents_private"]["hosts"]
+    private[SPARE] = {"ansible_host": machines.address(SPARE)}
+    (site / "hosts.yml").write_text(yaml.safe_dump(hosts, sort_keys=False))
+
+    grown = flotilla("scale", "-f", str(spec), "--agents", "2")
+    assert grown.returncode == 0, grown.stdout[-3000:] + grown.stderr[-3000:]
+    assert machines.members(through=MASTER)[SPARE]["role"] == "worker"
+
+    removed = flotilla("remove", "-f", str(spec), SPARE)
+    assert removed.returncode == 0, removed.stdout[-3000:] + removed.stderr[-3000:]
+    assert SPARE not in machines.members(through=MASTER)
+    # Bare metal is never deleted: the machine runs on, listed in the user's file.
+    assert machines.client.containers.get(SPARE).status == "running"
+    assert SPARE in (site / "hosts.yml").read_text()

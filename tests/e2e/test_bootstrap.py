@@ -78,12 +78,29 @@ def test_status_shows_every_node_with_its_role_and_the_leader(machines):
         assert rows[master][-1] == machines.address(master)
 
 
+def test_no_membership_change_starts_once_quorum_is_lost(machines):
+    """The last test of the shared cluster: it stops two of its three masters."""
+    agent = f"{NAME}-agent-1"
+    for master in sorted(MASTERS)[1:]:
+        machines.client.containers.get(master).stop()
+
+    result = flotilla("remove", "--name", NAME, agent)
+
+    assert result.returncode == 1
+    assert "quorum is lost" in result.stderr, result.stderr[-2000:]
+    # No manager can list the members now; the agent itself says it is one.
+    state = machines.exec(agent, "docker", "info", "--format", "{{.Swarm.LocalNodeState}}").strip()
+    assert state == "active"
+    assert machines.client.containers.get(agent).status == "running"
+
+
 def test_a_master_that_may_run_workloads_gets_tasks(docker_client):
     name = "e2e-mrw"
     master = f"{name}-master-1"
     machines_only = ("--masters", "1", "--agents", "0", "--public-agents", "0")
     with cluster_up(docker_client, name, *machines_only, command="provision") as machines:
-        runner.run_playbook(machines.workspace.inventory_file, "site.yml", extravars={"master_runs_workloads": True})
+        inventory = machines.workspace.inventory_file
+        runner.run_playbook(inventory, "playbooks/site.yml", extravars={"master_runs_workloads": True})
         assert machines.members(through=master)[master]["availability"] == "active"
         workload.load_image(machines, workload.build_image(docker_client), [master])
         workload.create_service(machines, master, replicas=1, constraint=None)
