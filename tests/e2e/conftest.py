@@ -90,11 +90,12 @@ class Machines:
         return self.client.containers.list(all=True, filters={"label": f"{TAG_CLUSTER}={self.name}"})
 
     def leftovers(self):
+        """Everything Docker holds with the cluster's label, by kind, sorted by name."""
         label = {"label": f"{TAG_CLUSTER}={self.name}"}
         return {
-            "containers": [c.name for c in self.client.containers.list(all=True, filters=label)],
-            "networks": [n.name for n in self.client.networks.list(filters=label)],
-            "volumes": [v.name for v in self.client.volumes.list(filters=label)],
+            "containers": sorted(c.name for c in self.client.containers.list(all=True, filters=label)),
+            "networks": sorted(n.name for n in self.client.networks.list(filters=label)),
+            "volumes": sorted(v.name for v in self.client.volumes.list(filters=label)),
         }
 
     def exec(self, machine, *command):
