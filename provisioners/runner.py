@@ -62,11 +62,18 @@ def run_playbook(inventory, playbook, extravars=None):
     if result.rc != 0:
         failed = sorted(set(result.stats.get("failures") or {}) | set(result.stats.get("dark") or {}))
         where = f" on {', '.join(failed)}" if failed else ""
-        reasons = [r.get("msg") for h, r in result.results.items() if h in failed and r.get("msg")]
+        reasons = [_reason(r) for h, r in result.results.items() if h in failed and _reason(r)]
         # A module's message may span lines; the CLI's error is one.
         why = f": {' '.join(str(reasons[0]).split())}" if reasons else "; the output above says why."
         raise FlotillaError(f"{playbook} failed{where}{why}")
     return result
+
+
+def _reason(result):
+    """Why a task failed; for a loop, its first failed item's message rather
+    than Ansible's "One or more items failed"."""
+    items = [item for item in result.get("results") or [] if isinstance(item, dict) and item.get("failed")]
+    return (items[0] if items else result).get("msg")
 
 
 def run_module(inventory, hosts, module, args=None, check=False):
