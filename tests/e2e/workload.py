@@ -222,6 +222,10 @@ class Client(threading.Thread):
 
     def __init__(self, targets, interval=0.05, limit_seconds=1800, refresh=0.5, step="start"):
         super().__init__(daemon=True)
+        # Targets read from the swarm come and go: like a load balancer's
+        # backends, a new one is in service once it has answered.
+        self._dynamic = callable(targets)
+        self._answered = set()
         if not callable(targets):
             fixed = list(targets)
             targets = lambda: fixed  # noqa: E731 - the fixed list, asked like the swarm
@@ -244,16 +248,29 @@ class Client(threading.Thread):
             if time.monotonic() - refreshed >= self.refresh:
                 targets, refreshed = list(self._targets()), time.monotonic()
             for target in targets:
-                self.results.append(self._try(target))
+                result = self._try(target)
+                if result is not None:
+                    self.results.append(result)
             time.sleep(self.interval)
 
     def _try(self, target):
+        """The request's outcome. With targets read from the swarm, None for a
+        target not yet in service (a task starting, which has not answered
+        once) or taken out of it meanwhile (asked again after the failure, as
+        a load balancer does): a drain is not a failure, a killed node is."""
         step = self.current_step
         try:
             page = get(target, timeout=0.5)
         except (OSError, http.client.HTTPException) as err:
-            return Request(step, target, False, str(err))
-        return Request(step, target, page == PAGE, "" if page == PAGE else f"unexpected page {page[:40]!r}")
+            error = str(err)
+        else:
+            if page == PAGE:
+                self._answered.add(target)
+                return Request(step, target, True)
+            error = f"unexpected page {page[:40]!r}"
+        if self._dynamic and (target not in self._answered or target not in self._targets()):
+            return None
+        return Request(step, target, False, error)
 
     def stop(self):
         self._halt.set()
