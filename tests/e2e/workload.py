@@ -220,7 +220,7 @@ class Client(threading.Thread):
     is, so that failures can be told per step.
     """
 
-    def __init__(self, targets, interval=0.05, limit_seconds=1800, refresh=0.5, step="start"):
+    def __init__(self, targets, interval=0.05, limit_seconds=1800, refresh=0.5, step="start", timeout=3.0):
         super().__init__(daemon=True)
         # Targets read from the swarm come and go: like a load balancer's
         # backends, a new one is in service once it has answered.
@@ -232,6 +232,10 @@ class Client(threading.Thread):
         self._targets = targets
         self.interval = interval
         self.refresh = refresh
+        # A load balancer's server timeout, not a latency goal: on two cores
+        # busy installing four new nodes, a page can take over half a second
+        # and is still served.
+        self.timeout = timeout
         self.limit = time.monotonic() + limit_seconds
         self.current_step = step
         self.steps = [step]
@@ -260,7 +264,7 @@ class Client(threading.Thread):
         a load balancer does): a drain is not a failure, a killed node is."""
         step = self.current_step
         try:
-            page = get(target, timeout=0.5)
+            page = get(target, timeout=self.timeout)
         except (OSError, http.client.HTTPException) as err:
             error = str(err)
         else:
@@ -295,9 +299,15 @@ class Client(threading.Thread):
         return Counter(r.target for r in self.results if r.step == step)
 
     def report(self):
-        """One line per step: requests, failures, and the targets that failed."""
+        """One line per step: requests, failures, the targets that failed and
+        each one's first error."""
         lines = []
         for step in dict.fromkeys(self.steps):
-            failed = Counter(r.target for r in self.failures_in(step))
-            lines.append(f"{step}: {self.requests_in(step)} requests, {sum(failed.values())} failed {dict(failed)}")
+            failures = self.failures_in(step)
+            failed = Counter(r.target for r in failures)
+            first = {r.target: r.error for r in reversed(failures)}
+            lines.append(
+                f"{step}: {self.requests_in(step)} requests, {len(failures)} failed {dict(failed)}"
+                + "".join(f"\n    {target}: {error}" for target, error in sorted(first.items()))
+            )
         return "\n".join(lines)
