@@ -1,0 +1,172 @@
+"""Deployments: an app definition made true in the swarm, and read back from it.
+
+The swarm's own Raft store is the only state: an app is the service that
+carries its labels, its definition is in those labels, its health is its
+tasks' states (a task with a health check is "running" only once healthy),
+and a deployment's outcome is the service's update status.
+
+    apps = Apps(docker.from_env().api)
+    result = apps.deploy(parse_app(data))    # created, updated or unchanged
+    apps.wait(result, timeout=300)           # healthy, or rolled back
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+import docker
+
+from scheduler.definition import parse_app
+from scheduler.service import APP_LABEL, APPS_NETWORK, DEFINITION_LABEL, VERSION_LABEL, service_spec
+
+# The update states in which a deployment has given up on its new version.
+ROLLED_BACK = ("rollback_started", "rollback_paused", "rollback_completed")
+
+
+class DeploymentFailed(Exception):
+    """The new version did not become healthy: the swarm rolled it back."""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    app_id: str
+    version: str
+    change: str  # created | updated | unchanged
+
+
+@dataclass
+class AppState:
+    """An app as the swarm runs it now."""
+
+    id: str
+    version: str
+    desired: int
+    running: int = 0  # running and, with a health check, healthy
+    nodes: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)  # why each waiting task waits
+    deployment: str = "completed"  # the swarm's update state
+
+    @property
+    def healthy(self):
+        return self.running == self.desired and self.deployment not in ("updating", *ROLLED_BACK)
+
+
+def _spec_arguments(spec):
+    return {
+        "task_template": spec["TaskTemplate"],
+        "name": spec["Name"],
+        "labels": spec["Labels"],
+        "mode": spec["Mode"],
+        "update_config": spec.get("UpdateConfig"),
+        "rollback_config": spec.get("RollbackConfig"),
+        "endpoint_spec": spec["EndpointSpec"],
+    }
+
+
+class Apps:
+    """The apps of one swarm, through the Engine API of one of its managers."""
+
+    def __init__(self, api: docker.APIClient):
+        self.api = api
+
+    def ensure_network(self):
+        """The overlay network the apps share; attachable, so that a one-off
+        container (a job, a debugging shell) can join it too."""
+        if not self.api.networks(names=[APPS_NETWORK]):
+            self.api.create_network(
+                APPS_NETWORK, driver="overlay", attachable=True, check_duplicate=True, labels={APP_LABEL: ""}
+            )
+
+    def _service(self, app_id):
+        found = self.api.services(filters={"name": app_id, "label": APP_LABEL})
+        return next((service for service in found if service["Spec"]["Name"] == app_id), None)
+
+    def deploy(self, app, node=None):
+        """Create or update the service of ``app``; unchanged when the swarm
+        already runs this exact definition."""
+        self.ensure_network()
+        spec = service_spec(app, node=node)
+        version = spec["Labels"][VERSION_LABEL]
+        current = self._service(app.id)
+        if current is None:
+            self.api.create_service(**_spec_arguments(spec))
+            return Deployment(app.id, version, "created")
+        if current["Spec"]["Labels"].get(VERSION_LABEL) == version:
+            return Deployment(app.id, version, "unchanged")
+        self.api.update_service(current["ID"], current["Version"]["Index"], **_spec_arguments(spec))
+        return Deployment(app.id, version, "updated")
+
+    def definition(self, app_id):
+        """The definition the swarm runs for ``app_id``, or None."""
+        service = self._service(app_id)
+        return None if service is None else parse_app(json.loads(service["Spec"]["Labels"][DEFINITION_LABEL]))
+
+    def state(self, app_id):
+        service = self._service(app_id)
+        if service is None:
+            return None
+        labels = service["Spec"]["Labels"]
+        state = AppState(
+            app_id,
+            labels.get(VERSION_LABEL, ""),
+            service["Spec"]["Mode"].get("Replicated", {}).get("Replicas", 0),
+            deployment=service.get("UpdateStatus", {}).get("State", "completed"),
+        )
+        for task in self.api.tasks(filters={"service": service["ID"], "desired-state": "running"}):
+            status = task["Status"]
+            if status["State"] == "running":
+                state.running += 1
+                state.nodes.append(self._hostname(task["NodeID"]))
+            else:
+                state.pending.append(f"{status['State']}: {status.get('Err') or status.get('Message', '')}")
+        state.nodes.sort()
+        return state
+
+    def list(self):
+        names = sorted(service["Spec"]["Name"] for service in self.api.services(filters={"label": APP_LABEL}))
+        return [self.state(name) for name in names]
+
+    def _hostname(self, node_id):
+        return self.api.inspect_node(node_id)["Description"]["Hostname"] if node_id else ""
+
+    def wait(self, deployment, timeout=300, interval=1.0, progress=None):
+        """Return the app's state once the deployment is healthy; raise
+        DeploymentFailed once the swarm has rolled it back, TimeoutError when
+        neither happens in ``timeout`` seconds. ``progress(state)`` is told
+        each reading."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.state(deployment.app_id)
+            if progress is not None:
+                progress(state)
+            if state.deployment in ROLLED_BACK:
+                message = self._service(deployment.app_id).get("UpdateStatus", {}).get("Message", "")
+                raise DeploymentFailed(f"{deployment.app_id}: the new version was rolled back: {message}")
+            if state.healthy and state.version == deployment.version:
+                return state
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{deployment.app_id}: {state.running} of {state.desired} instances healthy after {timeout} s"
+                    + (f" ({state.pending[0]})" if state.pending else "")
+                )
+            time.sleep(interval)
+
+    def rollback(self, app_id):
+        """Go back to the definition deployed before this one."""
+        service = self._service(app_id)
+        previous = service.get("PreviousSpec") if service else None
+        if previous is None:
+            raise LookupError(f"{app_id} has no previous version to go back to")
+        spec = {**previous, "Mode": previous.get("Mode", {}), "EndpointSpec": previous.get("EndpointSpec")}
+        self.api.update_service(service["ID"], service["Version"]["Index"], **_spec_arguments(spec))
+        return Deployment(app_id, previous["Labels"].get(VERSION_LABEL, ""), "updated")
+
+    def remove(self, app_id):
+        """Remove the app's service; True if there was one."""
+        service = self._service(app_id)
+        if service is None:
+            return False
+        self.api.remove_service(service["ID"])
+        return True
