@@ -372,3 +372,41 @@ def parse_apps(items, where="apps"):
     if problems:
         raise DefinitionError(problems)
     return apps
+
+
+def to_data(app):
+    """The definition of ``app`` in the schema's own words, so that
+    ``parse_app(to_data(app)) == app``: what the swarm keeps and serves back."""
+    data = {"id": app.id, "image": app.image, "instances": app.instances, "cpus": app.cpus, "mem": app.mem}
+    if app.command:
+        data["command"] = list(app.command)
+    if app.env:
+        data["env"] = dict(app.env)
+    limits = {name: value for name, value in (("cpus", app.cpus_limit), ("mem", app.mem_limit)) if value is not None}
+    if limits:
+        data["limits"] = limits
+    if app.health is not None:
+        health = app.health
+        timing = {"grace": health.grace, "interval": health.interval, "timeout": health.timeout}
+        timing["retries"] = health.retries
+        if health.kind == "command":
+            data["health"] = {"command": list(health.command), **timing}
+        elif health.kind == "tcp":
+            data["health"] = {"tcp": True, "port": health.port, **timing}
+        else:
+            data["health"] = {"http": health.path, "port": health.port, **timing}
+    placement = app.placement
+    data["placement"] = {"pool": placement.pool, "unique": placement.unique}
+    if placement.spread:
+        data["placement"]["spread"] = placement.spread
+    for name in ("equals", "not_equals"):
+        if getattr(placement, name):
+            data["placement"][name] = dict(getattr(placement, name))
+    data["upgrade"] = {"minimum_healthy": app.upgrade.minimum_healthy, "maximum_over": app.upgrade.maximum_over}
+    if app.expose is not None:
+        data["expose"] = {"port": app.expose.port, "path": app.expose.path}
+        if app.expose.host:
+            data["expose"]["host"] = app.expose.host
+    if app.volume is not None:
+        data["volume"] = {"name": app.volume.name, "path": app.volume.path}
+    return data

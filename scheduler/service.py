@@ -10,14 +10,13 @@ master can read it back.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import math
 
 from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import POOL_LABEL
 
-from scheduler.definition import App
+from scheduler.definition import App, to_data
 
 # The service's labels: which app it is, which version of its definition,
 # and the definition itself.
@@ -37,7 +36,7 @@ _MIB = 1024 * 1024
 
 
 def definition_json(app):
-    return json.dumps(dataclasses.asdict(app), sort_keys=True, separators=(",", ":"))
+    return json.dumps(to_data(app), sort_keys=True, separators=(",", ":"))
 
 
 def version_of(app):

@@ -2,7 +2,17 @@
 
 import pytest
 
-from scheduler.definition import App, DefinitionError, Health, Placement, Upgrade, Volume, parse_app, parse_apps
+from scheduler.definition import (
+    App,
+    DefinitionError,
+    Health,
+    Placement,
+    Upgrade,
+    Volume,
+    parse_app,
+    parse_apps,
+    to_data,
+)
 
 IMAGE = "registry.flotilla:5000/web:1"
 
@@ -162,3 +172,27 @@ def test_what_is_not_a_mapping_or_a_list_says_so():
     assert problems(["web"]) == ["app: must be a mapping of the app's fields, not a list"]
     with pytest.raises(DefinitionError, match="must be a list of app definitions, not a mapping"):
         parse_apps({"id": "web"})
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"id": "web", "image": IMAGE},
+        {
+            "id": "shop",
+            "image": IMAGE,
+            "instances": 3,
+            "command": ["shop"],
+            "env": {"A": "1"},
+            "limits": {"mem": 512},
+            "health": {"http": "/h", "port": 80},
+            "placement": {"spread": "zone", "equals": {"zone": "a"}},
+            "expose": {"port": 80, "host": "shop.example.test"},
+        },
+        {"id": "db", "image": IMAGE, "health": {"tcp": True, "port": 5432}, "volume": {"name": "d", "path": "/d"}},
+        {"id": "job", "image": IMAGE, "health": {"command": ["true"]}, "upgrade": {"maximum_over": 0.5}},
+    ],
+)
+def test_a_definition_read_back_from_its_data_is_the_same(data):
+    app = parse_app(data)
+    assert parse_app(to_data(app)) == app
