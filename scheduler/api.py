@@ -24,8 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import docker
 
-from scheduler.definition import DefinitionError, parse_app, to_data
-from scheduler.deploy import Apps
+from .definition import DefinitionError, parse_app, to_data
+from .deploy import Apps
 
 _ROUTE = re.compile(r"^/v1/apps(?:/(?P<id>[^/]+)(?:/(?P<action>scale|rollback))?)?/?$")
 

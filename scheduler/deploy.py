@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import docker
 
-from scheduler.definition import parse_app
-from scheduler.service import APP_LABEL, APPS_NETWORK, DEFINITION_LABEL, VERSION_LABEL, service_spec
+from .definition import parse_app
+from .service import APP_LABEL, APPS_NETWORK, DEFINITION_LABEL, VERSION_LABEL, service_spec
 
 # The update states in which a deployment has given up on its new version.
 ROLLED_BACK = ("rollback_started", "rollback_paused", "rollback_completed")

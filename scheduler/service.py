@@ -16,7 +16,7 @@ import math
 
 from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import POOL_LABEL
 
-from scheduler.definition import App, to_data
+from .definition import App, to_data
 
 # The service's labels: which app it is, which version of its definition,
 # and the definition itself.

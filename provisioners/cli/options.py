@@ -14,6 +14,10 @@ _NAME = click.option("--name", help="Cluster name (default: flotilla).")
 _PROVIDER = click.option("--provider", type=click.Choice(NAMES), help="Where the machines run (default: local).")
 
 
+# For commands whose -f is their own file (`flotilla app deploy -f app.yml`).
+_SPEC_FILE_LONG = click.option("--spec", "spec_file", type=click.Path(dir_okay=False), help="Cluster spec (YAML).")
+
+
 def _apply(command, options):
     for option in reversed(options):
         command = option(command)
@@ -39,6 +43,11 @@ def spec_options(command):
 def where_options(command):
     """Where a cluster lives: the spec file, or the flags that say it."""
     return _apply(command, [_SPEC_FILE, _NAME, _PROVIDER])
+
+
+def cluster_options(command):
+    """Where a cluster lives, for commands that keep -f for their own file."""
+    return _apply(command, [_SPEC_FILE_LONG, _NAME, _PROVIDER])
 
 
 def _spec_data(spec_file, name):

@@ -1,0 +1,122 @@
+"""A cluster's apps, through its scheduler: what every `flotilla app` command calls.
+
+    api = scheduler_api(spec)             # any master's admin router, TLS and token
+    deploy(api, parse_app(data), progress) # waits until healthy; raises when rolled back
+    api.call("GET", "/v1/apps")
+
+The scheduler's API is reached through the admin router of each master in
+turn, so a master that is down costs one connection attempt. The CA and the
+token are those the scheduler role left beside the cluster's inventory.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import KINDS, MASTER
+from ansible_collections.flotilla.cluster.scheduler.deploy import ROLLED_BACK
+
+from provisioners import cluster
+from provisioners.errors import FlotillaError
+from provisioners.providers.baremetal import read_inventory
+
+ROUTER_PORT = 8443
+CREDENTIALS = "credentials"  # beside the inventory, as the scheduler role keeps them
+
+
+class APIError(FlotillaError):
+    """The scheduler answered no, with its reasons."""
+
+    def __init__(self, message, problems=()):
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+@dataclass
+class SchedulerAPI:
+    routers: list[str]  # base URLs, one per master
+    ca_file: Path
+    token: str
+    timeout: float = 30
+
+    def call(self, method, path, body=None):
+        """The API's JSON answer; APIError with its reasons for a 4xx/5xx,
+        FlotillaError when no router answers."""
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        data = None if body is None else json.dumps(body).encode()
+        unreachable = []
+        for router in self.routers:
+            request = urllib.request.Request(f"{router}{path}", data=data, method=method)
+            request.add_header("Authorization", f"Bearer {self.token}")
+            request.add_header("Content-Type", "application/json")
+            try:
+                with urllib.request.urlopen(request, context=context, timeout=self.timeout) as response:
+                    return json.loads(response.read() or b"{}")
+            except urllib.error.HTTPError as err:
+                if err.code == 401:
+                    raise FlotillaError(
+                        f"the scheduler at {router} refused the API token in {self.ca_file.parent}; "
+                        "re-run site.yml to restore the credentials it made."
+                    ) from err
+                answer = json.loads(err.read() or b"{}")
+                raise APIError(answer.get("error", f"HTTP {err.code}"), answer.get("problems", ())) from err
+            except (urllib.error.URLError, OSError) as err:
+                unreachable.append(f"{router} ({getattr(err, 'reason', err)})")
+        raise FlotillaError(f"no master's scheduler answers: {', '.join(unreachable)}.")
+
+
+def scheduler_api(spec):
+    """The API of the cluster ``spec`` names, through every master's router."""
+    inventory_file = Path(cluster.inventory_file(spec))
+    credentials = inventory_file.parent / CREDENTIALS
+    token_file, ca_file = credentials / "api-token", credentials / "ca.pem"
+    if not token_file.exists() or not ca_file.exists():
+        raise FlotillaError(
+            f"{credentials} holds no scheduler credentials; "
+            "run site.yml (or flotilla up) with the scheduler role first."
+        )
+    listed = read_inventory(str(inventory_file))
+    masters = listed.hosts(next(kind.group for kind in KINDS if kind.role == MASTER))
+    routers = [f"https://{listed.hostvars.get(host, {}).get('ansible_host', host)}:{ROUTER_PORT}" for host in masters]
+    return SchedulerAPI(routers, ca_file, token_file.read_text().strip())
+
+
+def remove(api, app_id):
+    """Remove the app, and read back that the scheduler no longer knows it."""
+    api.call("DELETE", f"/v1/apps/{app_id}")
+    try:
+        api.call("GET", f"/v1/apps/{app_id}")
+    except APIError:
+        return
+    raise FlotillaError(f"{app_id} is still listed after its removal.")
+
+
+def deploy(api, app, progress=None, timeout=300, interval=1.0):
+    """Deploy ``app`` and wait until the swarm runs it healthy: the final
+    state. Raises FlotillaError when the swarm rolled it back or the time ran out."""
+    from ansible_collections.flotilla.cluster.scheduler.definition import to_data
+
+    deployment = api.call("PUT", f"/v1/apps/{app.id}", to_data(app))
+    deadline = time.monotonic() + timeout
+    while True:
+        state = api.call("GET", f"/v1/apps/{app.id}")["state"]
+        if progress is not None:
+            progress(state)
+        if state["deployment"] in ROLLED_BACK:
+            raise FlotillaError(f"{app.id}: the new version did not become healthy and was rolled back.")
+        if (
+            state["version"] == deployment["version"]
+            and state["running"] == state["desired"]
+            and state["deployment"] != "updating"
+        ):
+            return deployment["change"], state
+        if time.monotonic() > deadline:
+            why = f": {state['pending'][0]}" if state["pending"] else ""
+            raise FlotillaError(f"{app.id}: {state['running']} of {state['desired']} healthy after {timeout} s{why}.")
+        time.sleep(interval)
