@@ -29,7 +29,8 @@ APPS_NETWORK = "flotilla-apps"
 # Where the probe (Debian's static busybox on each agent) is mounted in an
 # app's containers, so that an HTTP or TCP check needs nothing in the image.
 PROBE_SOURCE = "/bin/busybox"
-PROBE = "/.flotilla/probe"
+# Named busybox, since busybox takes its applet from the name it is run by.
+PROBE = "/.flotilla/busybox"
 
 _SECOND = 1_000_000_000  # the Engine API counts durations in nanoseconds
 _MIB = 1024 * 1024
@@ -39,9 +40,8 @@ def definition_json(app):
     return json.dumps(to_data(app), sort_keys=True, separators=(",", ":"))
 
 
-def version_of(app):
-    """A short name for this exact definition: the same definition, the same version."""
-    return hashlib.sha256(definition_json(app).encode()).hexdigest()[:12]
+def _digest(spec):
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def health_test(health):
@@ -82,11 +82,12 @@ def update_config(app):
     With room over capacity, new tasks start before old ones stop, as many
     at a time as that room allows; without it, old tasks stop first, as many
     at a time as the healthy minimum spares. A resident app is replaced in
-    place, one task at a time. Either way a task that does not become healthy
+    place, one task at a time; so is an app unique per node, since a new task
+    cannot start beside the old one on its node. Either way a task that does not become healthy
     rolls the whole deployment back.
     """
     instances = max(app.instances, 1)
-    if app.resident:
+    if app.resident or app.placement.unique:
         order, parallelism = "stop-first", 1
     elif app.upgrade.maximum_over > 0:
         order, parallelism = "start-first", math.floor(instances * app.upgrade.maximum_over)
@@ -139,9 +140,9 @@ def service_spec(app: App, node=None):
         placement["MaxReplicas"] = 1
     if app.placement.spread:
         placement["Preferences"] = [{"Spread": {"SpreadDescriptor": f"node.labels.{app.placement.spread}"}}]
-    return {
+    spec = {
         "Name": app.id,
-        "Labels": {APP_LABEL: app.id, VERSION_LABEL: version_of(app), DEFINITION_LABEL: definition_json(app)},
+        "Labels": {APP_LABEL: app.id, DEFINITION_LABEL: definition_json(app)},
         "TaskTemplate": {
             "ContainerSpec": container,
             "Resources": resources,
@@ -156,3 +157,7 @@ def service_spec(app: App, node=None):
         # No IPVS on every kernel: names resolve to the tasks themselves.
         "EndpointSpec": {"Mode": "dnsrr"},
     }
+    # The version names the whole spec, so that a scheduler that turns the
+    # same definition into a different spec deploys it.
+    spec["Labels"][VERSION_LABEL] = _digest(spec)
+    return spec

@@ -12,7 +12,6 @@ from scheduler.service import (
     VERSION_LABEL,
     service_spec,
     update_config,
-    version_of,
 )
 
 IMAGE = "registry.flotilla:5000/web:1"
@@ -100,4 +99,12 @@ def test_the_definition_and_its_version_travel_in_the_labels():
     first, second = app(instances=2), app(instances=3)
     labels = service_spec(first)["Labels"]
     assert json.loads(labels[DEFINITION_LABEL])["instances"] == 2
-    assert labels[VERSION_LABEL] == version_of(first) == version_of(app(instances=2)) != version_of(second)
+    version = service_spec(first)["Labels"][VERSION_LABEL]
+    assert labels[VERSION_LABEL] == version == service_spec(app(instances=2))["Labels"][VERSION_LABEL]
+    assert service_spec(second)["Labels"][VERSION_LABEL] != version
+
+
+def test_an_app_unique_per_node_is_replaced_in_place_one_at_a_time():
+    # start-first would wait forever for a second slot on each node
+    settings = update_config(app(instances=2, placement={"unique": True}))
+    assert (settings["Order"], settings["Parallelism"]) == ("stop-first", 1)
