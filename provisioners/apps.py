@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import KINDS, MASTER
-from ansible_collections.flotilla.cluster.scheduler.deploy import ROLLED_BACK
 
 from provisioners import cluster
 from provisioners.errors import FlotillaError
@@ -108,8 +107,11 @@ def deploy(api, app, progress=None, timeout=300, interval=1.0):
         state = api.call("GET", f"/v1/apps/{app.id}")["state"]
         if progress is not None:
             progress(state)
-        if state["deployment"] in ROLLED_BACK:
+        # Said only once the swarm has finished going back.
+        if state["deployment"] == "rollback_completed":
             raise FlotillaError(f"{app.id}: the new version did not become healthy and was rolled back.")
+        if state["deployment"] == "rollback_paused":
+            raise FlotillaError(f"{app.id}: the new version did not become healthy, and going back stopped too.")
         if (
             state["version"] == deployment["version"]
             and state["running"] == state["desired"]
