@@ -28,6 +28,7 @@ import io
 import os
 import tempfile
 import threading
+import time
 import urllib.parse
 from pathlib import Path
 from unittest import mock
@@ -250,6 +251,9 @@ def ec2_error(request, status, code, message):
 
 class Harness(CloudHarness):
     provider = "aws"
+    #: how long EC2 takes to answer a RunInstances (about a second on AWS);
+    #: none in tests, set by a benchmark to compare serial and concurrent launches
+    launch_seconds = 0
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -351,6 +355,8 @@ class Harness(CloudHarness):
                     self._failed += 1
                     return error_response(request, self._failure["kind"])
                 self._creates += 1
+        if operation == "RunInstances":
+            time.sleep(self.launch_seconds)
         return botocore_stubber(event_name=event_name, request=request, **kwargs)
 
     def _refused(self, request, operation):

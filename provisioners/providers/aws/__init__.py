@@ -31,6 +31,9 @@ MAX_ATTEMPTS = 8
 POLL_SECONDS = 5
 WAIT_TIMEOUT = 600
 WAIT_BATCH = 10
+# Launches in flight at once: a hundred machines in a tenth of the time,
+# well within EC2's request rate for RunInstances.
+LAUNCHES_AT_ONCE = 10
 # Instances answer their metadata (and role credentials) only to a token
 # obtained by PUT (IMDSv2), which a forged GET through a proxied request cannot get.
 METADATA_OPTIONS = {"HttpTokens": "required", "HttpEndpoint": "enabled"}
@@ -178,15 +181,35 @@ class AwsProvider(Provider):
         launched; on a failure, the machines launched are terminated by the
         ids EC2 answered (a tag-filtered list may not show them yet)."""
         with self._errors("creating the machines"):
-            launched = []
+            launched, error = self._launch_all(requests)
             try:
-                for request in requests:
-                    launched.append(self._launch(request))
+                if error is not None:
+                    raise error
                 self._wait(launched, "instance_running", "machines ready")
             except Exception:
                 if launched:
                     self._terminate_launched(launched)
                 raise
+
+    def _launch_all(self, requests):
+        """The ids launched, in the order asked, and the first error. The
+        first machine goes alone: a refusal (permission, quota, a bad value)
+        comes once, before the rest go LAUNCHES_AT_ONCE at a time."""
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+        try:
+            launched = [self._launch(requests[0])]
+        except Exception as err:
+            return [], err
+        with ThreadPoolExecutor(LAUNCHES_AT_ONCE) as pool:
+            futures = [pool.submit(self._launch, request) for request in requests[1:]]
+            wait(futures, return_when=FIRST_EXCEPTION)
+            for future in futures:
+                future.cancel()
+        done = [future for future in futures if not future.cancelled()]
+        launched += [future.result() for future in done if future.exception() is None]
+        errors = [future.exception() for future in done if future.exception() is not None]
+        return launched, errors[0] if errors else None
 
     def _terminate_launched(self, instance_ids):
         try:

@@ -21,6 +21,7 @@ NOT_YET = {
     "InvalidRouteTableID.NotFound",
     "InvalidInstanceID.NotFound",
     "InvalidNetworkInterfaceID.NotFound",
+    "InvalidKeyPair.NotFound",
 }
 IN_USE = "DependencyViolation"
 # Seconds between tries, doubled each time up to MAX_DELAY: about 30 s in all
