@@ -35,7 +35,8 @@ WAIT_BATCH = 10
 # well within EC2's request rate for RunInstances.
 LAUNCHES_AT_ONCE = 10
 # Instances answer their metadata (and role credentials) only to a token
-# obtained by PUT (IMDSv2), which a forged GET through a proxied request cannot get.
+# obtained by PUT (IMDSv2), which a forged GET through a proxied request
+# cannot get; the default hop limit of 1 keeps the token from containers.
 METADATA_OPTIONS = {"HttpTokens": "required", "HttpEndpoint": "enabled"}
 
 
