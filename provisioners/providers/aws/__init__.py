@@ -243,7 +243,9 @@ class AwsProvider(Provider):
                     "DeleteOnTermination": True,
                 }
             ],
-            TagSpecifications=[{"ResourceType": kind, "Tags": tags} for kind in ("instance", "volume")],
+            TagSpecifications=[
+                {"ResourceType": kind, "Tags": tags} for kind in ("instance", "volume", "network-interface")
+            ],
         )
         return response["Instances"][0]["InstanceId"]
 
