@@ -90,6 +90,8 @@ def provision(spec, wait=True):
     existing = None  # unknown until the platform has been asked
     try:
         provider.prepare()
+        # prepare may settle what the spec left open (AWS: the SSH range), once.
+        workspace.save_spec(provider.spec)
         existing = provider.list_nodes()
         _refuse_shrinking(spec, existing)
         requests = plan_nodes(spec, existing)
