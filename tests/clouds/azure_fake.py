@@ -109,6 +109,46 @@ def _check_rule_protocol(rule):
         )
 
 
+# A rule's address and port fields come in pairs, one value or a list; ARM
+# takes one of each pair, never both (the REST spec marks neither required:
+# azure-rest-api-specs#1591). The exact error code for "both" is not
+# documented; the status and the refusal are what matter here.
+RULE_FIELD_PAIRS = (
+    ("sourceAddressPrefix", "sourceAddressPrefixes"),
+    ("destinationAddressPrefix", "destinationAddressPrefixes"),
+    ("sourcePortRange", "sourcePortRanges"),
+    ("destinationPortRange", "destinationPortRanges"),
+)
+ADDRESS_LISTS = ("sourceAddressPrefixes", "destinationAddressPrefixes")
+
+
+def _check_rule_fields(rule):
+    """ARM's refusals of a rule's address fields, as a real account sees them."""
+    properties = rule.get("properties", {})
+    for single, plural in RULE_FIELD_PAIRS:
+        if properties.get(single) and properties.get(plural):
+            raise Failure(
+                400,
+                "InvalidRequestFormat",
+                f"Security rule {rule['name']} specifies both {single} and {plural}; specify one of them.",
+            )
+    for field in ADDRESS_LISTS:
+        for value in properties.get(field) or []:
+            # The lists take addresses and CIDR ranges only: '*', the default
+            # tags (Internet, VirtualNetwork, ...) and service tags go in the
+            # single-value field.
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise Failure(
+                    400,
+                    "SecurityRuleParameterContainsUnsupportedValue",
+                    f"Security rule parameter {field[0].upper()}{field[1:]} for rule with Id {rule['id']} cannot "
+                    f"specify existing VIRTUALNETWORK, INTERNET, AZURELOADBALANCER, '*' or system tags. "
+                    f"Unsupported value used: {value}.",
+                ) from None
+
+
 class Failure(Exception):
     """An ARM error answer, raised inside a handler."""
 
@@ -426,6 +466,7 @@ class FakeArm:
         for rule in nsg["properties"].get("securityRules", []):
             rule["id"] = f"{nsg['id']}/securityRules/{rule['name']}"
             _check_rule_protocol(rule)
+            _check_rule_fields(rule)
         self._check_references(nsg)
 
     def _prepare_publicipaddresses(self, address, existing):
