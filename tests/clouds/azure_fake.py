@@ -206,6 +206,14 @@ def _check_rule_fields(rule):
                 ) from None
 
 
+@dataclasses.dataclass
+class _Request:
+    """One request of a batch, shaped as the handlers read a request."""
+
+    url: str
+    body: str | None
+
+
 class Failure(Exception):
     """An ARM error answer, raised inside a handler."""
 
@@ -289,14 +297,34 @@ class FakeArm:
             ("GET", _GROUP + _TYPE, self.list_resources),
             ("PUT", _GROUP + _TYPE + r"/(?P<name>[^/]+)", self.put_resource),
             ("GET", _GROUP + _TYPE + r"/(?P<name>[^/]+)", self.get_resource),
+            ("GET", _GROUP + _TYPE + r"/(?P<name>[^/]+)/instanceView", self.get_instance_view),
             ("DELETE", _GROUP + _TYPE + r"/(?P<name>[^/]+)", self.delete_resource),
         ]
-        for method, path, handler in routes:
-            pattern = re.compile(path + "$", re.I)
-            url = re.compile(re.escape(ARM) + path + r"(\?.*)?$", re.I)
+        self.routes = [(method, re.compile(path + "$", re.I), handler) for method, path, handler in routes]
+        for method, pattern, handler in self.routes:
+            url = re.compile(re.escape(ARM) + pattern.pattern[:-1] + r"(\?.*)?$", re.I)
             mock.add_callback(
                 method, url, callback=self._counted(self._arm(pattern, handler), mutating=method != "GET")
             )
+        # ARM's batch API, through which the azure_rm inventory plugin reads.
+        batch = re.compile(re.escape(ARM) + r"/batch(\?.*)?$", re.I)
+        mock.add_callback("POST", batch, callback=self._counted(self._batch, mutating=False))
+
+    def _batch(self, request):
+        """Answer each GET of a batch as ARM would have answered it alone."""
+        answers = []
+        for item in json.loads(request.body)["requests"]:
+            path = urlsplit(item["url"]).path
+            route = next(
+                ((p, h) for m, p, h in self.routes if m == item["httpMethod"].upper() and p.match(path)),
+                None,
+            )
+            if route is None:
+                answers.append({"name": item["name"], "httpStatusCode": 404, "content": {}})
+                continue
+            status, headers, content = self._arm(*route)(_Request(item["url"], None))
+            answers.append({"name": item["name"], "httpStatusCode": status, "content": json.loads(content or "{}")})
+        return 200, {"Content-Type": "application/json"}, json.dumps({"responses": answers})
 
     def _counted(self, handler, mutating):
         def callback(request):
@@ -489,6 +517,14 @@ class FakeArm:
         if resource is None:
             raise _not_found("ResourceNotFound", f"resource {ns}/{kind}/{name}")
         return 200, self._view(resource, query), {}
+
+    def get_instance_view(self, url, query, body, sub, group, ns, kind, name):
+        resource = self.get_resource(url, {"$expand": "instanceView"}, body, sub, group, ns, kind, name)[1]
+        view = resource["properties"].get("instanceView")
+        if view is None:
+            raise _not_found("ResourceNotFound", f"instance view of {ns}/{kind}/{name}")
+        computer = resource["properties"].get("osProfile", {}).get("computerName")
+        return 200, {**view, "computerName": computer, "osName": "debian", "osVersion": "12"}, {}
 
     def _view(self, resource, query):
         """A VM as listed or read with $expand=instanceView carries its power state."""
