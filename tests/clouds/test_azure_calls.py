@@ -14,6 +14,7 @@ from provisioners.providers.azure.layout import Layout
 from provisioners.providers.azure.machines import virtual_machine
 from provisioners.providers.azure.options import AzureOptions
 from provisioners.providers.base import NodeRequest
+from provisioners.workspace import Workspace
 from tests.clouds.azure_fake import SUBSCRIPTION, Harness
 from tests.clouds.test_contract import NAME, spec_for
 
@@ -67,8 +68,10 @@ def test_a_machine_is_one_put_and_its_nic_and_ip_are_made_by_it(azure):
     assert "microsoft.network/publicipaddresses" not in puts
     machines = azure.machines(NAME)
     assert {m["state"] for m in machines} == {"running"}
-    # Each machine's NIC and address exist, carry the cluster's tags, and are the ones its inventory names.
+    # Each machine's NIC and address exist, carry the cluster's tags, and give the machine its address.
     assert len(names_in_group(azure, "nics")) == len(names_in_group(azure, "ips")) == 3
+    tagged = " ".join(azure.tagged_resources(NAME)).lower()
+    assert tagged.count("/networkinterfaces/") == tagged.count("/publicipaddresses/") == 3
     assert all(m["address"] for m in machines)
 
 
@@ -158,3 +161,18 @@ def test_the_fake_refuses_a_network_profile_compute_would_refuse(azure, change, 
         compute.virtual_machines.begin_create_or_update(GROUP, "probe-1", body, polling=False)
     assert refused.value.error.code == code
     assert "probe-1" not in [vm.name for vm in compute.virtual_machines.list(GROUP)]
+
+
+def test_deleting_machines_is_one_request_each_and_one_list_per_poll(azure):
+    spec = spec_for(azure, masters=1, agents=9, public_agents=0)
+    cluster.provision(spec, wait=False)
+    provider = cluster.provider_for(spec, Workspace(NAME))
+    names = [node.name for node in provider.list_nodes()]
+    since = len(azure.mock.calls)
+
+    provider.delete_nodes(names)
+
+    assert requests_sent(azure, "DELETE", since) == ["microsoft.compute/virtualmachines"] * 10
+    # A VM's deletion takes two polls: two lists, and one more at most, whatever the count.
+    assert requests_sent(azure, "GET", since).count("microsoft.compute/virtualmachines") <= 3
+    assert azure.machines(NAME) == []

@@ -108,23 +108,24 @@ class AzureProvider(Provider):
             for r in requests
         }
 
+        failed = []
+
         def begin(name):
             vms.begin_create_or_update(self.layout.group, name, models[name], polling=False)
             return True
 
-        with translated(f"creating {len(requests)} virtual machines", self.options):
-            self._run_bounded(list(models), begin, self._created)
+        def created(names):
+            states = self._vm_states()
+            failed.extend(name for name in names if states.get(name) == "failed")
+            return {name for name in names if states.get(name) in ("succeeded", "failed")}
 
-    def _created(self, names):
-        """Of ``names``, the VMs whose creation is over; a failed one is an error."""
-        states = {vm.name: (vm.provisioning_state or "").lower() for vm in self._listed_vms()}
-        failed = sorted(name for name in names if states.get(name) == "failed")
+        with translated(f"creating {len(requests)} virtual machines", self.options):
+            self._run_bounded(list(models), begin, created)
         if failed:
             raise ProviderError(
-                f"Azure could not create {', '.join(failed)} (provisioning state Failed); "
-                "the portal's activity log of the resource group says why."
+                f"Azure could not create {', '.join(sorted(failed))} (provisioning state Failed); "
+                "the activity log of the resource group says why."
             )
-        return {name for name in names if states.get(name) == "succeeded"}
 
     def delete_nodes(self, names):
         """Delete the VMs; each takes its OS disk, NIC and public IP along (their delete option says so)."""
@@ -141,21 +142,23 @@ class AzureProvider(Provider):
                 return False  # gone already, or its whole group is
             return True
 
+        def deleted(names):
+            # Over when gone, or no longer deleting (a VM the cloud kept: remove reads it back).
+            states = self._vm_states()
+            return {name for name in names if states.get(name) != "deleting"}
+
         with translated(f"deleting {len(names)} machines", self.options):
-            self._run_bounded(list(names), begin, self._deleted)
+            self._run_bounded(list(names), begin, deleted)
 
-    def _deleted(self, names):
-        """Of ``names``, the VMs whose deletion is over: gone, or (the cloud kept one) no longer deleting."""
-        states = {vm.name: (vm.provisioning_state or "").lower() for vm in self._listed_vms()}
-        return {name for name in names if states.get(name) != "deleting"}
-
-    def _listed_vms(self):
+    def _vm_states(self):
+        """One list of the group's VMs: each one's provisioning state, lower-cased."""
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
-            return list(self.clients.compute.virtual_machines.list(self.layout.group))
+            listed = list(self.clients.compute.virtual_machines.list(self.layout.group))
         except ResourceNotFoundError:
-            return []
+            return {}
+        return {vm.name: (vm.provisioning_state or "").lower() for vm in listed}
 
     def _run_bounded(self, names, begin, settled):
         """Begin a long operation per name, at most IN_FLIGHT at once, and wait for them all by one list.
@@ -176,7 +179,12 @@ class AzureProvider(Provider):
         waiting, in_flight, refusals = list(names), set(), []
         with concurrent.futures.ThreadPoolExecutor(REQUESTS) as pool:
             while waiting or in_flight:
-                room = 0 if refusals else (1 if len(waiting) == len(names) else IN_FLIGHT - len(in_flight))
+                if refusals:
+                    room = 0
+                elif len(waiting) == len(names):
+                    room = 1  # the first alone
+                else:
+                    room = IN_FLIGHT - len(in_flight)
                 starting, waiting = waiting[:room], waiting[room:]
                 for name, future in [(name, pool.submit(begin, name)) for name in starting]:
                     try:

@@ -9,6 +9,7 @@ azure:
   vnet_cidr: 10.42.0.0/16
   public_ports: [80, 443]      # open from the Internet to public agents only
   ssh_user: flotilla           # Azure refuses "root" as the admin user
+  polling_interval: 10         # seconds between reads while operations run
 """
 
 import dataclasses
