@@ -30,6 +30,8 @@ on it:
   where their deleteOption says Delete; a group's deletion takes everything.
 - Lists page at PAGE_SIZE with nextLink; the generic resource and group
   lists take ARM's tagName/tagValue $filter.
+- ARM's batch API (POST /batch, as the azure_rm inventory plugin reads) and
+  a VM's instanceView.
 """
 
 import contextlib
