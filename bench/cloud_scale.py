@@ -4,9 +4,14 @@
 
 Prints one JSON object per cloud: machines, API requests in all and per
 machine (every request that reached the fake: reads, writes, retries and
-polls, as the harness's ``total_calls`` counts them), and the wall time of
-creating and of deleting.
+polls, as the harness's ``total_calls`` counts them, less the harness's own
+reads), and the wall time of creating and of deleting.
 The real provider code runs; only the cloud is fake.
+
+Azure runs twice on a fake with latency (each long operation takes several
+polls and TIME_SCALE of Azure's seconds; each request its round trip): one
+machine at a time, then concurrently, as the provider does; the second line
+is the one whose calls count.
 """
 
 import argparse
@@ -29,23 +34,33 @@ NAME = "bench"
 COUNTS = {"masters": 3, "agents": 96, "public_agents": 1}
 
 
-def run(cloud):
-    harness = importlib.import_module(f"tests.clouds.{cloud}_fake").Harness()
+# Azure's fake: its seconds scaled by this (a VM's minute takes 0.6 s), and
+# the provider polling as often, scaled alike.
+TIME_SCALE = 0.01
+
+
+def run(cloud, **variant):
+    module = importlib.import_module(f"tests.clouds.{cloud}_fake")
+    harness = module.Harness(**variant.get("harness", {}))
     with tempfile.TemporaryDirectory() as inventories, harness:
         os.environ["FLOTILLA_INVENTORIES"] = inventories
-        spec = build_spec({"name": NAME, "provider": harness.provider, **COUNTS, harness.provider: harness.options()})
+        options = {**harness.options(), **variant.get("options", {})}
+        spec = build_spec({"name": NAME, "provider": harness.provider, **COUNTS, harness.provider: options})
         started = time.monotonic()
         cluster.provision(spec, wait=False)
         created = time.monotonic()
+        calls = harness.total_calls
         machines = len(harness.machines(NAME))
+        read = harness.total_calls - calls
         cluster.down(spec)
         deleted = time.monotonic()
+        calls = harness.total_calls - read
         left = len(harness.machines(NAME))
-        calls = harness.total_calls
     if left:
         raise SystemExit(f"{cloud}: {left} machines were left after `down`")
     return {
         "cloud": cloud,
+        **({"variant": variant["name"]} if "name" in variant else {}),
         "machines": machines,
         "api_calls_total": calls,
         "api_calls_per_machine": round(calls / machines, 2),
@@ -54,12 +69,29 @@ def run(cloud):
     }
 
 
+def run_azure():
+    from provisioners.providers import azure
+
+    latency = {
+        "harness": {"time_scale": TIME_SCALE},
+        "options": {"polling_interval": azure.POLL_SECONDS * TIME_SCALE},
+    }
+    concurrent = azure.IN_FLIGHT
+    try:
+        azure.IN_FLIGHT = 1
+        yield run("azure", name="serial", **latency)
+    finally:
+        azure.IN_FLIGHT = concurrent
+    yield run("azure", name="concurrent", **latency)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cloud", choices=(*CLOUDS, "all"), default="all")
     args = parser.parse_args()
     for cloud in CLOUDS if args.cloud == "all" else (args.cloud,):
-        print(json.dumps(run(cloud)), flush=True)
+        for result in run_azure() if cloud == "azure" else [run(cloud)]:
+            print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

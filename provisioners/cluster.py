@@ -272,8 +272,7 @@ def down(spec):
         workspace.remove()
         return False
     provider.check()
-    provider.delete_nodes([node.name for node in provider.list_nodes()])
-    provider.cleanup()
+    provider.delete_cluster()
     remains = provider.remains()
     if remains:
         raise FlotillaError(
