@@ -32,6 +32,8 @@ from provisioners.providers.base import TAG_CLUSTER
 from tests.clouds.harness import EVERY_PROTOCOL, WORLD, CloudHarness, Interrupted, ports_between
 
 API_ROOT = "https://compute.googleapis.com/compute/v1/"
+# The older address of the same API, which the gcp_compute inventory plugin uses.
+API_ROOTS = (API_ROOT, "https://www.googleapis.com/compute/v1/")
 TOKEN_URL = "https://oauth2.googleapis.com/token"
 METADATA_URL = re.compile(r"http://(169\.254\.169\.254|metadata\.google\.internal)/.*")
 PROJECT = "flotilla-fake"
@@ -40,7 +42,7 @@ SSH_CIDR = "203.0.113.0/24"
 REFRESH_TOKEN = "fake-refresh-token"
 
 ROUTE = re.compile(
-    r"^projects/(?P<project>[^/]+)/(?P<scope>global|regions/[^/]+|zones/[^/]+)/"
+    r"^projects/(?P<project>[^/]+)/(?P<scope>global|regions/[^/]+|zones/[^/]+|aggregated)/"
     r"(?P<kind>networks|subnetworks|firewalls|instances|operations)(?:/(?P<name>[^/]+))?(?P<wait>/wait)?$"
 )
 REFERENCE = r"(?:projects/(?P<project>[^/]+)/)?(?P<scope>global|regions/[^/]+|zones/[^/]+)/{kind}/(?P<name>[^/]+)$"
@@ -53,7 +55,7 @@ SCOPE_KINDS = {"networks": "global", "firewalls": "global", "subnetworks": "regi
 NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
-FILTER_TERM = re.compile(r'^\(?\s*(?P<field>[\w.-]+)\s*(?P<op>!=|=|eq|ne)\s*(?P<value>"[^"]*"|[^\s)]+)\s*\)?$')
+FILTER_TERM = re.compile(r'^(?P<field>[\w.-]+)\s*(?P<op>!=|=|\beq\b|\bne\b)\s*(?P<value>"[^"]*"|[^\s()"]+)$')
 INSTANCE_STEPS = ("PROVISIONING", "STAGING", "RUNNING")
 OPERATION_STEPS = ("PENDING", "RUNNING", "DONE")
 QUOTA_ERROR = {"code": "QUOTA_EXCEEDED", "message": "Quota 'CPUS' exceeded.  Limit: 8.0 in region europe-west1."}
@@ -106,7 +108,7 @@ class ComputeFake:
         self.total_calls = self.mutating_calls = self.failed_calls = 0
 
     def register(self, requests_mock):
-        api = re.compile(re.escape(API_ROOT) + ".*")
+        api = re.compile("(" + "|".join(map(re.escape, API_ROOTS)) + ").*")
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
             requests_mock.add_callback(method, api, callback=self._handle)
         requests_mock.add_callback("POST", TOKEN_URL, callback=self._token)
@@ -148,6 +150,8 @@ class ComputeFake:
         query = {key: values[0] for key, values in parse_qs(url.query).items()}
         if kind == "operations":
             return self._operation(method, scope, name, wait=bool(match["wait"]))
+        if scope == "aggregated" and kind == "instances" and name is None and method == "GET":
+            return _ok(self._aggregated_instances(query))
         if scope.split("/")[0] != SCOPE_KINDS[kind] or match["wait"]:
             raise ApiError(404, "notFound", f"no Compute endpoint {url.path}")
         if name is None and method == "GET":
@@ -202,6 +206,15 @@ class ComputeFake:
             for item in page.get("items", ()):
                 _step_instance(item)
         return page
+
+    def _aggregated_instances(self, query):
+        """instances.aggregatedList: every zone's instances, keyed by "zones/<zone>"
+        (what the gcp_compute inventory plugin reads); one page is enough here."""
+        zones = {}
+        for (kind, scope, _), instance in sorted(self.resources.items()):
+            if kind == "instances" and (not query.get("filter") or _matches(instance, query["filter"])):
+                zones.setdefault(scope, {"instances": []})["instances"].append(instance)
+        return {"kind": "compute#instanceAggregatedList", "items": zones}
 
     def _insert(self, kind, scope, body, query):
         outcome = self._schedule.pop(0) if kind == "instances" and self._schedule else None
@@ -407,11 +420,25 @@ def _step_instance(instance):
 
 
 def _matches(resource, expression):
-    """Compute's filter syntax, as far as Flotilla uses it: terms joined by AND."""
-    for term in re.split(r"\s+AND\s+", expression.strip()):
-        match = FILTER_TERM.match(term)
-        if not match:
-            raise ApiError(400, "invalid", f"Invalid value for field 'filter': '{expression}'.")
+    """Compute's filter syntax, as far as Flotilla and the gcp_compute plugin
+    use it, with the rules Compute's reference states: several expressions
+    each in parentheses (joined by AND or by a space), never AIP-160
+    operators (=, !=) and regular expressions (eq, ne) in one filter, and a
+    regular expression on one field only."""
+    text = expression.strip()
+    if text.startswith("("):
+        terms = re.split(r"\)\s+(?:AND\s+)?\(", text[1:-1] if text.endswith(")") else "")
+    else:
+        terms = [text]
+    matches = [FILTER_TERM.match(term.strip()) for term in terms]
+    if not all(matches):
+        raise _bad_filter(expression, "each of several expressions must be in parentheses")
+    regex = {match["op"] in ("eq", "ne") for match in matches}
+    if len(regex) > 1:
+        raise _bad_filter(expression, "regular expressions (eq, ne) and AIP-160 (=, !=) cannot be mixed")
+    if regex == {True} and len({match["field"] for match in matches}) > 1:
+        raise _bad_filter(expression, "regular expressions cannot constrain several fields")
+    for match in matches:
         value = resource
         for part in match["field"].split("."):
             value = value.get(part) if isinstance(value, dict) else None
@@ -423,6 +450,10 @@ def _matches(resource, expression):
         if found != (match["op"] in ("=", "eq")):
             return False
     return True
+
+
+def _bad_filter(expression, why):
+    return ApiError(400, "invalid", f"Invalid value for field 'filter': '{expression}' ({why}).")
 
 
 class Harness(CloudHarness):

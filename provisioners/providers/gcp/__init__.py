@@ -67,7 +67,8 @@ class GcpProvider(Provider):
         request = compute_v1.ListInstancesRequest(
             project=self.api.project,
             zone=self.options.zone,
-            filter=f'labels.{TAG_CLUSTER} = "{self.cluster}" AND labels.{TAG_MANAGED_BY} = "{MANAGED_BY}"',
+            # Compute wants each of several expressions in parentheses.
+            filter=f'(labels.{TAG_CLUSTER} = "{self.cluster}") AND (labels.{TAG_MANAGED_BY} = "{MANAGED_BY}")',
         )
         with api_errors(self.api.project):
             instances = list(self.api.instances.list(request=request, retry=self.api.retry))
