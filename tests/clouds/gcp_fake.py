@@ -15,12 +15,15 @@ access token the fake issued is refused.
 """
 
 import contextlib
+import dataclasses
 import ipaddress
 import itertools
 import json
 import os
 import re
 import tempfile
+import threading
+import time
 from datetime import UTC, datetime
 from unittest import mock
 from urllib.parse import parse_qs, urlsplit
@@ -36,6 +39,8 @@ API_ROOT = "https://compute.googleapis.com/compute/v1/"
 API_ROOTS = (API_ROOT, "https://www.googleapis.com/compute/v1/")
 TOKEN_URL = "https://oauth2.googleapis.com/token"
 METADATA_URL = re.compile(r"http://(169\.254\.169\.254|metadata\.google\.internal)/.*")
+# The bulkInsert placeholder: one continuous run of '#', the instance's number.
+NAME_PATTERN = re.compile(r"^[^#]*(#+)[^#]*$")
 PROJECT = "flotilla-fake"
 ZONE = "europe-west1-b"
 SSH_CIDR = "203.0.113.0/24"
@@ -61,6 +66,17 @@ OPERATION_STEPS = ("PENDING", "RUNNING", "DONE")
 QUOTA_ERROR = {"code": "QUOTA_EXCEEDED", "message": "Quota 'CPUS' exceeded.  Limit: 8.0 in region europe-west1."}
 # External addresses come from the range set aside for benchmarks (RFC 2544).
 EXTERNAL_ADDRESSES = ipaddress.IPv4Network("198.18.0.0/15")
+
+
+@dataclasses.dataclass
+class Latency:
+    """How long Compute takes: each answer ``request`` seconds, each
+    operation at least ``operation`` seconds (and always two more requests
+    of any kind after it started, so that it is seen PENDING and RUNNING).
+    Zero in tests; bench/cloud_scale.py sets real-looking values, scaled down."""
+
+    request: float = 0.0
+    operation: float = 0.0
 
 
 class ApiError(Exception):
@@ -97,6 +113,13 @@ class ComputeFake:
         self.resources = {}  # (kind, scope, name) -> the resource as Compute returns it
         self.operations = {}  # (scope, name) -> the operation as Compute returns it
         self._on_done = {}  # (scope, name) -> (what finishing applies, the error it ends with)
+        self._progress = {}  # (scope, name) -> [when it started, requests seen since]
+        self._created_by = {}  # an instance's key -> its insert operation's key
+        self.latency = Latency()
+        # Requests arrive from several threads; each is answered whole, one at a time.
+        self._lock = threading.Lock()
+        # The most requests, and operations, that were under way at once.
+        self._in_flight = self.peak_requests = self.peak_operations = 0
         self._by_request_id = {}
         self._ids = itertools.count(4_000_000_000)
         self._external = EXTERNAL_ADDRESSES.hosts()
@@ -131,13 +154,32 @@ class ComputeFake:
         raise requests.exceptions.ConnectionError(f"no metadata server at {request.url}")
 
     def _handle(self, request):
+        with self._lock:
+            self._in_flight += 1
+            self.peak_requests = max(self.peak_requests, self._in_flight)
+        try:
+            # The answer's latency overlaps other requests', as over a network.
+            time.sleep(self.latency.request)
+            with self._lock:
+                return self._answer(request)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _answer(self, request):
         self.total_calls += 1
+        # Compute works on every operation at once: time passes for all of
+        # them with each request, whatever it asks.
+        self._advance_all()
         try:
             if request.headers.get("Authorization") != f"Bearer {self.access_token}":
                 raise ApiError(401, "authError", "Request had invalid authentication credentials.")
             return self._route(request)
         except ApiError as err:
             return err.answer()
+        finally:
+            running = sum(operation["status"] != "DONE" for operation in self.operations.values())
+            self.peak_operations = max(self.peak_operations, running)
 
     def _route(self, request):
         url = urlsplit(request.url)
@@ -148,8 +190,12 @@ class ComputeFake:
             raise ApiError(404, "notFound", f"The resource 'projects/{match['project']}' was not found")
         kind, scope, name, method = match["kind"], match["scope"], match["name"], request.method
         query = {key: values[0] for key, values in parse_qs(url.query).items()}
+        if kind == "operations" and name is None and method == "GET":
+            return _ok(self._page(kind, scope, self._operations_in(scope), query))
         if kind == "operations":
             return self._operation(method, scope, name, wait=bool(match["wait"]))
+        if kind == "instances" and name == "bulkInsert" and method == "POST" and not match["wait"]:
+            return _ok(self._bulk_insert(scope, json.loads(request.body), query))
         if scope == "aggregated" and kind == "instances" and name is None and method == "GET":
             return _ok(self._aggregated_instances(query))
         if scope.split("/")[0] != SCOPE_KINDS[kind] or match["wait"]:
@@ -188,11 +234,21 @@ class ComputeFake:
         if resource is None:
             raise ApiError(404, "notFound", f"The resource '{self._link(kind, scope, name)}' was not found")
         if kind == "instances":
-            _step_instance(resource)
+            self._step_instance(resource)
         return resource
 
     def _list(self, kind, scope, query):
         items = [r for (k, s, _), r in sorted(self.resources.items()) if (k, s) == (kind, scope)]
+        page = self._page(kind, scope, items, query)
+        if kind == "instances":
+            for item in page.get("items", ()):
+                self._step_instance(item)
+        return page
+
+    def _operations_in(self, scope):
+        return [operation for (s, _), operation in self.operations.items() if s == scope]
+
+    def _page(self, kind, scope, items, query):
         if query.get("filter"):
             items = [item for item in items if _matches(item, query["filter"])]
         start = int(query.get("pageToken", 0))
@@ -202,10 +258,16 @@ class ComputeFake:
             page["items"] = items[start:end]
         if end < len(items):
             page["nextPageToken"] = str(end)
-        if kind == "instances":
-            for item in page.get("items", ()):
-                _step_instance(item)
         return page
+
+    def _step_instance(self, instance):
+        """An instance reads PROVISIONING, STAGING, then RUNNING, once its insert is done."""
+        key = ("instances", "zones/" + instance["zone"].rsplit("/", 1)[-1], instance["name"])
+        operation = self.operations.get(self._created_by.get(key))
+        if operation is not None and operation["status"] != "DONE":
+            return
+        if instance["status"] in INSTANCE_STEPS[:-1]:
+            instance["status"] = INSTANCE_STEPS[INSTANCE_STEPS.index(instance["status"]) + 1]
 
     def _aggregated_instances(self, query):
         """instances.aggregatedList: every zone's instances, keyed by "zones/<zone>"
@@ -247,9 +309,103 @@ class ComputeFake:
         else:
             self.resources[key] = resource
             operation = self._start_operation("insert", scope, resource["selfLink"])
+            self._created_by[key] = (scope, operation["name"])
         if "requestId" in query:
             self._by_request_id[query["requestId"]] = (scope, operation["name"])
         return operation
+
+    def _bulk_insert(self, scope, body, query):
+        """instances.bulkInsert, with the rules of BulkInsertInstanceResource in
+        Compute's REST reference; minCount instances or none are made."""
+        outcome = self._schedule.pop(0) if self._schedule else None
+        if outcome == "interrupt":
+            raise Interrupted("the flotilla process was killed")
+        self.mutating_calls += 1
+        if query.get("requestId") in self._by_request_id:
+            return self.operations[self._by_request_id[query["requestId"]]]
+        if outcome in ("throttle", "permission"):
+            self.failed_calls += 1
+            raise self._injected(outcome, body)
+        if ("sourceInstanceTemplate" in body) == ("instanceProperties" in body):
+            raise ApiError(400, "invalid", "Exactly one of sourceInstanceTemplate and instanceProperties must be set.")
+        if "sourceInstanceTemplate" in body:
+            raise ApiError(400, "invalid", "This fake has no instance templates: send instanceProperties.")
+        count = int(body.get("count", 0))
+        min_count = int(body.get("minCount", count))
+        if count < 1 or not 1 <= min_count <= count:
+            raise ApiError(400, "invalid", f"Invalid count {count} / minCount {min_count}: 1 <= minCount <= count.")
+        names = self._bulk_names(scope, body, count)
+        machine_type = body["instanceProperties"].get("machineType", "")
+        if "/" in machine_type or not machine_type:
+            # Compute answers a URL here with INTERNAL_ERROR; the reference asks for a name.
+            raise ApiError(400, "invalid", f"instanceProperties.machineType takes a name only, not '{machine_type}'.")
+        for name in names:
+            if not NAME.match(name):
+                raise ApiError(400, "invalid", f"Invalid value for field 'resource.name': '{name}'.")
+            if ("instances", scope, name) in self.resources:
+                raise ApiError(
+                    409, "alreadyExists", f"The resource '{self._link('instances', scope, name)}' already exists"
+                )
+        made = []  # each is added at once, so that the next gets another address
+        try:
+            for name in names:
+                key = ("instances", scope, name)
+                instance = {
+                    **json.loads(json.dumps(body["instanceProperties"])),
+                    "name": name,
+                    "machineType": f"{scope}/machineTypes/{machine_type}",
+                    "kind": "compute#instance",
+                    "id": str(next(self._ids)),
+                    "creationTimestamp": _now(),
+                    "selfLink": self._link(*key),
+                }
+                self._check_instances(scope, instance)
+                self.resources[key] = instance
+                made.append(key)
+        except ApiError:
+            for key in made:
+                del self.resources[key]
+            raise
+        target = f"{API_ROOT}projects/{self.project}/{scope}"
+        if outcome == "quota":
+            # Quota is checked when the operation runs: fewer than minCount, so none.
+            self.failed_calls += 1
+            for key in made:
+                del self.resources[key]
+            operation = self._start_operation("bulkInsert", scope, target, error=QUOTA_ERROR)
+        else:
+            operation = self._start_operation("bulkInsert", scope, target)
+            self._created_by.update(dict.fromkeys(made, (scope, operation["name"])))
+        if "requestId" in query:
+            self._by_request_id[query["requestId"]] = (scope, operation["name"])
+        return operation
+
+    def _bulk_names(self, scope, body, count):
+        """The names of the instances a bulkInsert makes: perInstanceProperties'
+        keys, then as many from namePattern as ``count`` still asks."""
+        names = list(body.get("perInstanceProperties", {}))
+        pattern = body.get("namePattern")
+        if not pattern and not names:
+            raise ApiError(400, "invalid", "Either namePattern or perInstanceProperties must be set.")
+        for name, properties in body.get("perInstanceProperties", {}).items():
+            if properties.get("name", name) != name:
+                raise ApiError(400, "invalid", f"perInstanceProperties['{name}'].name must be its key.")
+        if len(names) > count or (len(names) < count and not pattern):
+            raise ApiError(400, "invalid", f"count {count} does not match the {len(names)} names given.")
+        if pattern:
+            placeholder = NAME_PATTERN.match(pattern)
+            if not placeholder:
+                raise ApiError(400, "invalid", f"namePattern '{pattern}' needs one continuous run of '#'.")
+            head, _, tail = pattern.partition(placeholder[1])
+            width = len(placeholder[1])
+            numbers = re.compile(rf"^{re.escape(head)}(\d{{{width}}}){re.escape(tail)}$")
+            # Numbering goes on after the biggest existing match.
+            taken = [
+                int(m[1]) for (k, s, n) in self.resources if (k, s) == ("instances", scope) and (m := numbers.match(n))
+            ]
+            start = max(taken, default=0) + 1
+            names += [f"{head}{number:0{width}d}{tail}" for number in range(start, start + count - len(names))]
+        return names
 
     def _injected(self, outcome, body):
         if outcome == "permission":
@@ -387,24 +543,25 @@ class ComputeFake:
             operation[scope.split("/")[0][:-1]] = f"{API_ROOT}projects/{self.project}/{scope}"
         self.operations[scope, name] = operation
         self._on_done[scope, name] = (apply, error)
+        self._progress[scope, name] = [time.monotonic(), 0]
         return operation
 
     def _operation(self, method, scope, name, wait):
         operation = self.operations.get((scope, name))
         if operation is None or (method, wait) not in (("GET", False), ("POST", True)):
             raise ApiError(404, "notFound", f"The resource 'operations/{name}' was not found")
-        # Compute works on every operation at once: each poll moves them all
-        # one step, and `wait` returns only once this one is done.
-        self._advance_all()
-        while wait and operation["status"] != "DONE":
-            self._advance_all()
+        # Like Compute's `wait`, which may return before the operation is done.
         return _ok(operation)
 
     def _advance_all(self):
+        now = time.monotonic()
         for key, operation in self.operations.items():
             if operation["status"] == "DONE":
                 continue
-            operation["status"] = OPERATION_STEPS[OPERATION_STEPS.index(operation["status"]) + 1]
+            progress = self._progress.setdefault(key, [now, 0])
+            progress[1] += 1
+            finished = progress[1] >= len(OPERATION_STEPS) - 1 and now - progress[0] >= self.latency.operation
+            operation["status"] = "DONE" if finished else "RUNNING"
             if operation["status"] == "DONE":
                 apply, error = self._on_done.pop(key)
                 operation.update(progress=100, endTime=_now())
@@ -412,11 +569,6 @@ class ComputeFake:
                     apply()
                 if error:
                     operation.update(error={"errors": [error]}, httpErrorStatusCode=403, httpErrorMessage="FORBIDDEN")
-
-
-def _step_instance(instance):
-    if instance["status"] in INSTANCE_STEPS[:-1]:
-        instance["status"] = INSTANCE_STEPS[INSTANCE_STEPS.index(instance["status"]) + 1]
 
 
 def _matches(resource, expression):
