@@ -38,6 +38,10 @@ API_ROOT = "https://compute.googleapis.com/compute/v1/"
 # The older address of the same API, which the gcp_compute inventory plugin uses.
 API_ROOTS = (API_ROOT, "https://www.googleapis.com/compute/v1/")
 TOKEN_URL = "https://oauth2.googleapis.com/token"
+ORG_POLICY_URL = re.compile(
+    r"^https://cloudresourcemanager\.googleapis\.com/v1/projects/(?P<project>[^/:]+):getEffectiveOrgPolicy$"
+)
+OS_LOGIN_CONSTRAINT = "constraints/compute.requireOsLogin"
 METADATA_URL = re.compile(r"http://(169\.254\.169\.254|metadata\.google\.internal)/.*")
 # The bulkInsert placeholder: one continuous run of '#', the instance's number.
 NAME_PATTERN = re.compile(r"^[^#]*(#+)[^#]*$")
@@ -128,6 +132,10 @@ class ComputeFake:
         self._throttled = 0
         # How many instance deletions to answer as done without doing them.
         self.kept_deletions = 0
+        # The project's own metadata (projects.get), and the organization
+        # policy constraints enforced on it (None: the caller may not read them).
+        self.project_metadata = {}
+        self.enforced_constraints = set()
         self.total_calls = self.mutating_calls = self.failed_calls = 0
 
     def register(self, requests_mock):
@@ -135,6 +143,7 @@ class ComputeFake:
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
             requests_mock.add_callback(method, api, callback=self._handle)
         requests_mock.add_callback("POST", TOKEN_URL, callback=self._token)
+        requests_mock.add_callback("POST", ORG_POLICY_URL, callback=self._effective_org_policy)
         requests_mock.add_callback("GET", METADATA_URL, callback=self._no_metadata_server)
 
     def schedule(self, outcomes):
@@ -148,6 +157,19 @@ class ComputeFake:
         if form.get("refresh_token") != [self.refresh_token]:
             return 400, {"Content-Type": "application/json"}, json.dumps({"error": "invalid_grant"})
         return _ok({"access_token": self.access_token, "expires_in": 3600, "token_type": "Bearer"})
+
+    def _effective_org_policy(self, request):
+        """Resource Manager's projects.getEffectiveOrgPolicy, for boolean constraints."""
+        with self._lock:
+            self.total_calls += 1
+            project = ORG_POLICY_URL.match(request.url)["project"]
+            if request.headers.get("Authorization") != f"Bearer {self.access_token}":
+                return ApiError(401, "authError", "Request had invalid authentication credentials.").answer()
+            if project != self.project or self.enforced_constraints is None:
+                return ApiError(403, "forbidden", "The caller does not have permission").answer()
+            constraint = json.loads(request.body)["constraint"]
+            enforced = {"enforced": True} if constraint in self.enforced_constraints else {}
+            return _ok({"constraint": constraint, "booleanPolicy": enforced})
 
     def _no_metadata_server(self, request):
         # This is not a GCE machine: nothing answers at the metadata address.
@@ -183,7 +205,10 @@ class ComputeFake:
 
     def _route(self, request):
         url = urlsplit(request.url)
-        match = ROUTE.match(url.path.removeprefix("/compute/v1/"))
+        path = url.path.removeprefix("/compute/v1/")
+        if path == f"projects/{self.project}" and request.method == "GET":
+            return _ok(self._project())
+        match = ROUTE.match(path)
         if not match:
             raise ApiError(404, "notFound", f"no Compute endpoint {url.path} in this fake")
         if match["project"] != self.project:
@@ -215,6 +240,16 @@ class ComputeFake:
         raise ApiError(405, "badRequest", f"{method} is not allowed on {url.path}")
 
     # -- resources ----------------------------------------------------------
+
+    def _project(self):
+        items = [{"key": key, "value": value} for key, value in self.project_metadata.items()]
+        return {
+            "kind": "compute#project",
+            "name": self.project,
+            "id": "4242",
+            "commonInstanceMetadata": {"kind": "compute#metadata", "items": items},
+            "selfLink": f"{API_ROOT}projects/{self.project}",
+        }
 
     def _link(self, kind, scope, name):
         return f"{API_ROOT}projects/{self.project}/{scope}/{kind}/{name}"
@@ -456,6 +491,13 @@ class ComputeFake:
         if not re.search(rf"(^|/)zones/{zone}/machineTypes/[a-z0-9-]+$", instance.get("machineType", "")):
             raise ApiError(
                 400, "invalid", f"Invalid value for field 'resource.machineType': '{instance.get('machineType')}'."
+            )
+        metadata = {item["key"]: item.get("value") for item in instance.get("metadata", {}).get("items", ())}
+        if OS_LOGIN_CONSTRAINT in (self.enforced_constraints or ()) and str(
+            metadata.get("enable-oslogin", "")
+        ).lower() in ("false", "f", "0"):
+            raise ApiError(
+                412, "conditionNotMet", f"Constraint {OS_LOGIN_CONSTRAINT} violated for project {self.project}."
             )
         for key, value in instance.get("labels", {}).items():
             if not LABEL_KEY.match(key) or not LABEL_VALUE.match(value):

@@ -11,6 +11,7 @@ methods: the spec module imports this package to read GcpOptions.
 """
 
 import functools
+import logging
 import uuid
 
 from provisioners.providers.base import (
@@ -31,6 +32,13 @@ from provisioners.providers.gcp.network import ClusterNetwork
 from provisioners.providers.gcp.options import GcpOptions
 
 BOOT_TIMEOUT = 300
+# OS Login, where on, ignores the `ssh-keys` metadata the machines get.
+OS_LOGIN = "enable-oslogin"
+OS_LOGIN_CONSTRAINT = "constraints/compute.requireOsLogin"
+# How Compute's guest environment reads a true metadata value.
+TRUE_WORDS = ("true", "t", "1")
+
+log = logging.getLogger(__name__)
 
 
 class StillWaiting(Exception):
@@ -61,7 +69,35 @@ class GcpProvider(Provider):
 
     def prepare(self):
         with api_errors(self.api.project):
+            # Before anything is created: the key must work on the machines.
+            self.metadata_items = self._metadata_items()
             self.network.ensure()
+
+    def _metadata_items(self):
+        """The machines' metadata: the cluster's key in `ssh-keys`, and
+        `enable-oslogin=FALSE` where the project turns OS Login on in its
+        own metadata (an instance's value wins over the project's). Where an
+        organization policy requires OS Login, Compute refuses that and the
+        key cannot work: one sentence says so instead."""
+        project = self.api.project
+        if self.api.enforced(OS_LOGIN_CONSTRAINT):
+            raise ProviderError(
+                f"project {project} requires OS Login by organization policy ({OS_LOGIN_CONSTRAINT}), so its "
+                "machines would refuse the cluster's SSH key: use a project where the policy is not enforced, "
+                "or ask an organization policy administrator to exempt this one."
+            )
+        items = {"ssh-keys": f"{self.ssh_user}:{self.public_key.strip()}"}
+        metadata = self.api.projects.get(project=project, retry=self.api.retry).common_instance_metadata
+        if any(item.key == OS_LOGIN and item.value.strip().lower() in TRUE_WORDS for item in metadata.items):
+            log.warning(
+                "project %s turns OS Login on (%s=TRUE in its metadata), which would ignore the cluster's SSH key: "
+                "the cluster's machines set %s=FALSE in their own metadata",
+                project,
+                OS_LOGIN,
+                OS_LOGIN,
+            )
+            items[OS_LOGIN] = "FALSE"
+        return items
 
     def list_nodes(self):
         from google.cloud import compute_v1
@@ -114,7 +150,7 @@ class GcpProvider(Provider):
                 )
             ],
             metadata=compute_v1.Metadata(
-                items=[compute_v1.Items(key="ssh-keys", value=f"{self.ssh_user}:{self.public_key.strip()}")]
+                items=[compute_v1.Items(key=key, value=value) for key, value in self.metadata_items.items()]
             ),
         )
         bulk = compute_v1.BulkInsertInstanceResource(

@@ -11,6 +11,9 @@ from provisioners.providers.base import ProviderError
 from provisioners.providers.gcp.errors import CREDENTIALS_HINT, rate_limit_retry
 
 COMPUTE_SCOPE = "https://www.googleapis.com/auth/compute"
+# Read-only, to read the organization policies that bind the project.
+PROJECTS_READ_SCOPE = "https://www.googleapis.com/auth/cloudplatformprojects.readonly"
+RESOURCE_MANAGER = "https://cloudresourcemanager.googleapis.com/v1"
 OPERATION_TIMEOUT = 600
 # At most this many requests or operations in flight at once: enough to
 # overlap Compute's latency, few enough to stay clear of its rate limits.
@@ -43,7 +46,7 @@ class ComputeApi:
 
             logging.getLogger("google.auth._default").addFilter(_QUIET_ABOUT_PROJECT)
             try:
-                self._credentials, _ = google.auth.default(scopes=[COMPUTE_SCOPE])
+                self._credentials, _ = google.auth.default(scopes=[COMPUTE_SCOPE, PROJECTS_READ_SCOPE])
             except DefaultCredentialsError:
                 raise ProviderError(f"no Google Cloud credentials were found: {CREDENTIALS_HINT}.") from None
         return self._credentials
@@ -70,6 +73,25 @@ class ComputeApi:
     @property
     def instances(self):
         return self._client("InstancesClient")
+
+    @property
+    def projects(self):
+        return self._client("ProjectsClient")
+
+    def enforced(self, constraint):
+        """Whether an organization policy enforces the boolean ``constraint``
+        on the project; None when the credentials may not read it."""
+        from google.api_core import exceptions
+        from google.auth.transport.requests import AuthorizedSession
+
+        session = AuthorizedSession(self.credentials())
+        url = f"{RESOURCE_MANAGER}/projects/{self.project}:getEffectiveOrgPolicy"
+        response = session.post(url, json={"constraint": constraint})
+        if response.status_code in (401, 403):
+            return None
+        if not response.ok:
+            raise exceptions.from_http_response(response)
+        return bool(response.json().get("booleanPolicy", {}).get("enforced"))
 
     @property
     def zone_operations(self):
