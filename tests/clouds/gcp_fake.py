@@ -132,10 +132,11 @@ class ComputeFake:
         self._throttled = 0
         # How many instance deletions to answer as done without doing them.
         self.kept_deletions = 0
-        # The project's own metadata (projects.get), and the organization
-        # policy constraints enforced on it (None: the caller may not read them).
+        # The project's own metadata (projects.get), the organization policy
+        # constraints enforced on it, and whether the caller may read those.
         self.project_metadata = {}
         self.enforced_constraints = set()
+        self.org_policy_readable = True
         self.total_calls = self.mutating_calls = self.failed_calls = 0
 
     def register(self, requests_mock):
@@ -165,7 +166,7 @@ class ComputeFake:
             project = ORG_POLICY_URL.match(request.url)["project"]
             if request.headers.get("Authorization") != f"Bearer {self.access_token}":
                 return ApiError(401, "authError", "Request had invalid authentication credentials.").answer()
-            if project != self.project or self.enforced_constraints is None:
+            if project != self.project or not self.org_policy_readable:
                 return ApiError(403, "forbidden", "The caller does not have permission").answer()
             constraint = json.loads(request.body)["constraint"]
             enforced = {"enforced": True} if constraint in self.enforced_constraints else {}
@@ -493,9 +494,8 @@ class ComputeFake:
                 400, "invalid", f"Invalid value for field 'resource.machineType': '{instance.get('machineType')}'."
             )
         metadata = {item["key"]: item.get("value") for item in instance.get("metadata", {}).get("items", ())}
-        if OS_LOGIN_CONSTRAINT in (self.enforced_constraints or ()) and str(
-            metadata.get("enable-oslogin", "")
-        ).lower() in ("false", "f", "0"):
+        os_login = str(metadata.get("enable-oslogin", "")).lower()
+        if OS_LOGIN_CONSTRAINT in self.enforced_constraints and os_login in ("false", "f", "0"):
             raise ApiError(
                 412, "conditionNotMet", f"Constraint {OS_LOGIN_CONSTRAINT} violated for project {self.project}."
             )

@@ -37,8 +37,7 @@ def metadata(account):
 @pytest.mark.parametrize("org_policy_readable", [True, False])
 def test_os_login_on_in_the_project_is_turned_off_on_the_machines(account, caplog, org_policy_readable):
     account.fake.project_metadata = {"enable-oslogin": "TRUE"}
-    if not org_policy_readable:
-        account.fake.enforced_constraints = None
+    account.fake.org_policy_readable = org_policy_readable
     with caplog.at_level(logging.WARNING):
         provision(account)
     machines = metadata(account)
@@ -69,5 +68,17 @@ def test_os_login_required_by_org_policy_is_said_before_anything_is_created(acco
     assert "constraints/compute.requireOsLogin" in message and gcp_fake.PROJECT in message
     # Nothing at all in the project: no network, no rule, no machine.
     assert account.fake.resources == {}
+    assert account.machines(NAME) == []
+    assert account.tagged_resources(NAME) == []
+
+
+def test_os_login_required_where_the_policy_cannot_be_read_is_named_by_the_failure(account):
+    account.fake.project_metadata = {"enable-oslogin": "TRUE"}
+    account.fake.enforced_constraints = {gcp_fake.OS_LOGIN_CONSTRAINT}
+    account.fake.org_policy_readable = False
+    with pytest.raises(FlotillaError, match="constraints/compute.requireOsLogin") as failure:
+        provision(account)
+    assert "\n" not in str(failure.value)
+    # Compute refused the machines; the run's network went with them.
     assert account.machines(NAME) == []
     assert account.tagged_resources(NAME) == []
