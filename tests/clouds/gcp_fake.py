@@ -6,12 +6,17 @@ one `responses.RequestsMock` serves all of it, so the provider's real SDK
 calls, retries and credential chain run unchanged.
 
 The fake keeps a project's resources in dicts and behaves like Compute where
-a provider could get it wrong: operations go PENDING, RUNNING, DONE as they
-are polled, and deletions take effect only when theirs is done; instances go
-PROVISIONING, STAGING, RUNNING as they are read; names, labels and references
-are checked; a network or subnetwork still in use cannot be deleted; list
-filters are applied (or refused), never ignored; a request without the
-access token the fake issued is refused.
+a provider could get it wrong: operations go PENDING, RUNNING, DONE as
+requests arrive and time passes (see Latency), and deletions take effect
+only when theirs is done; instances go PROVISIONING, STAGING, RUNNING as
+they are read once their insert is done; names, labels and references are
+checked; bulkInsert is held to BulkInsertInstanceResource's rules; a network
+or subnetwork still in use cannot be deleted; list filters are applied, or
+refused where Compute's syntax refuses them, never ignored; an organization
+policy requiring OS Login refuses `enable-oslogin=FALSE`; a request without
+the access token the fake issued is refused. It also answers the older
+www.googleapis.com root and aggregatedList, which the gcp_compute inventory
+plugin uses, and Resource Manager's getEffectiveOrgPolicy.
 """
 
 import contextlib
