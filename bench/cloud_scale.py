@@ -2,19 +2,21 @@
 
     python bench/cloud_scale.py --cloud aws|gcp|azure|all
 
-Prints one JSON object per cloud: machines, API requests in all and per
+Prints one JSON object per run: machines, API requests in all and per
 machine (every request that reached the fake: reads, writes, retries and
 polls, as the harness's ``total_calls`` counts them, less the harness's own
 reads), and the wall time of creating and of deleting.
 The real provider code runs; only the cloud is fake.
 
-Azure runs twice on a fake with latency (each long operation takes several
-polls and TIME_SCALE of Azure's seconds; each request its round trip): one
-machine at a time, then concurrently, as the provider does; the second line
-is the one whose calls count.
+GCP and Azure run twice, on fakes with latency: "serial" with one operation
+at a time, "concurrent" with the provider's own bound. GCP's fake is as slow
+as Compute scaled down tenfold (each answer 0.05 s, each operation at least
+2 s); Azure's takes several polls and TIME_SCALE of Azure's seconds per long
+operation, each request its round trip.
 """
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -32,19 +34,19 @@ from provisioners.spec import build_spec  # noqa: E402
 CLOUDS = ("aws", "gcp", "azure")
 NAME = "bench"
 COUNTS = {"masters": 3, "agents": 96, "public_agents": 1}
-
-
+GCP_LATENCY = {"request": 0.05, "operation": 2.0}
 # Azure's fake: its seconds scaled by this (a VM's minute takes 0.6 s), and
 # the provider polling as often, scaled alike.
 TIME_SCALE = 0.01
 
 
-def run(cloud, **variant):
-    module = importlib.import_module(f"tests.clouds.{cloud}_fake")
-    harness = module.Harness(**variant.get("harness", {}))
+def run(cloud, mode=None, harness_args=None, options=None, setup=None):
+    harness = importlib.import_module(f"tests.clouds.{cloud}_fake").Harness(**(harness_args or {}))
     with tempfile.TemporaryDirectory() as inventories, harness:
+        if setup is not None:
+            setup(harness)
         os.environ["FLOTILLA_INVENTORIES"] = inventories
-        options = {**harness.options(), **variant.get("options", {})}
+        options = {**harness.options(), **(options or {})}
         spec = build_spec({"name": NAME, "provider": harness.provider, **COUNTS, harness.provider: options})
         started = time.monotonic()
         cluster.provision(spec, wait=False)
@@ -60,7 +62,7 @@ def run(cloud, **variant):
         raise SystemExit(f"{cloud}: {left} machines were left after `down`")
     return {
         "cloud": cloud,
-        **({"variant": variant["name"]} if "name" in variant else {}),
+        **({"mode": mode} if mode else {}),
         "machines": machines,
         "api_calls_total": calls,
         "api_calls_per_machine": round(calls / machines, 2),
@@ -69,20 +71,46 @@ def run(cloud, **variant):
     }
 
 
-def run_azure():
+@contextlib.contextmanager
+def bound(module, name, value):
+    """The provider's concurrency bound set to ``value`` for one run."""
+    saved = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        yield
+    finally:
+        setattr(module, name, saved)
+
+
+def aws_runs():
+    yield run("aws")
+
+
+def gcp_runs():
+    from provisioners.providers.gcp import api
+    from tests.clouds.gcp_fake import Latency
+
+    def slow(harness):
+        harness.fake.latency = Latency(**GCP_LATENCY)
+
+    with bound(api, "PARALLEL", 1):
+        yield run("gcp", "serial", setup=slow)
+    yield run("gcp", "concurrent", setup=slow)
+
+
+def azure_runs():
     from provisioners.providers import azure
 
     latency = {
-        "harness": {"time_scale": TIME_SCALE},
+        "harness_args": {"time_scale": TIME_SCALE},
         "options": {"polling_interval": azure.POLL_SECONDS * TIME_SCALE},
     }
-    concurrent = azure.IN_FLIGHT
-    try:
-        azure.IN_FLIGHT = 1
-        yield run("azure", name="serial", **latency)
-    finally:
-        azure.IN_FLIGHT = concurrent
-    yield run("azure", name="concurrent", **latency)
+    with bound(azure, "IN_FLIGHT", 1):
+        yield run("azure", "serial", **latency)
+    yield run("azure", "concurrent", **latency)
+
+
+RUNS = {"aws": aws_runs, "gcp": gcp_runs, "azure": azure_runs}
 
 
 def main():
@@ -90,7 +118,7 @@ def main():
     parser.add_argument("--cloud", choices=(*CLOUDS, "all"), default="all")
     args = parser.parse_args()
     for cloud in CLOUDS if args.cloud == "all" else (args.cloud,):
-        for result in run_azure() if cloud == "azure" else [run(cloud)]:
+        for result in RUNS[cloud]():
             print(json.dumps(result), flush=True)
 
 
