@@ -90,6 +90,8 @@ def provision(spec, wait=True):
     existing = None  # unknown until the platform has been asked
     try:
         provider.prepare()
+        # prepare may settle what the spec left open (AWS: the SSH range), once.
+        workspace.save_spec(provider.spec)
         existing = provider.list_nodes()
         _refuse_shrinking(spec, existing)
         requests = plan_nodes(spec, existing)
@@ -270,8 +272,7 @@ def down(spec):
         workspace.remove()
         return False
     provider.check()
-    provider.delete_nodes([node.name for node in provider.list_nodes()])
-    provider.cleanup()
+    provider.delete_cluster()
     remains = provider.remains()
     if remains:
         raise FlotillaError(

@@ -113,6 +113,12 @@ class Provider(ABC):
     def cleanup(self):
         """Delete what ``prepare`` made; what is already gone is fine."""
 
+    def delete_cluster(self):
+        """Delete every machine of the cluster, then what ``prepare`` made
+        (`flotilla down`); a platform that can delete it all in one go does."""
+        self.delete_nodes([node.name for node in self.list_nodes()])
+        self.cleanup()
+
     def remains(self):
         """What of the cluster the platform still lists (machine names first,
         then shared resources), asked afresh: `flotilla down` says "gone" only

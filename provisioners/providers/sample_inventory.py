@@ -24,11 +24,13 @@ def keyed_groups(tags):
     role, pool = f'{tags}["{TAG_ROLE}"]', f'{tags}["{TAG_POOL}"]'
     top = {kind.role: kind.group if kind.role == MASTER else AGENTS_GROUP for kind in KINDS}
     pools = {f"{kind.role}/{kind.pool}": kind.group for kind in KINDS if kind.role != MASTER}
-    # No prefix and no separator: the group is the key itself; an empty key makes no group.
+    # No prefix and no separator: the group is the key itself. A master has no
+    # pool group: its key is an empty list (no group), which strict mode takes,
+    # where it refuses an empty string.
     entries = [
         {"key": f"{json.dumps(top)}[{role}]", "prefix": "", "separator": "", "parent_group": CLUSTER_GROUP},
         {
-            "key": f'{json.dumps(pools)}.get({role} ~ "/" ~ {pool}, "")',
+            "key": f'[{json.dumps(pools)}.get({role} ~ "/" ~ {pool}, "")] | select | list',
             "prefix": "",
             "separator": "",
             "parent_group": AGENTS_GROUP,

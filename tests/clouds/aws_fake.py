@@ -10,6 +10,14 @@ machines of that launch, later ones say `running`; until the provider has
 been told `running` for a machine, this harness's own view says `pending`
 too, so a provider that returns without waiting is caught.
 
+The gate also enforces what moto lets pass: an instance type launched in a
+zone that does not offer it is refused as EC2 refuses it, and a subnet
+created without a zone lands where AWS may put it, here the zone that offers
+the fewest types. Switched on, it plays EC2's eventual consistency: the first
+request naming a new resource's id answers NotFound, a filtered
+DescribeInstances leaves out instances no request has named yet, and after a
+termination the VPC's parts stay in use for some more calls.
+
 The harness's own client is made before the gate is in place, so its
 questions are neither counted nor rewritten.
 """
@@ -20,6 +28,7 @@ import io
 import os
 import tempfile
 import threading
+import time
 import urllib.parse
 from pathlib import Path
 from unittest import mock
@@ -35,6 +44,7 @@ from moto.ec2.models.amis import Ami
 from urllib3.response import HTTPResponse
 
 from provisioners.providers import aws
+from provisioners.providers.aws import consistency
 from tests.clouds.harness import EVERY_PROTOCOL, WORLD, CloudHarness, Interrupted, ports_between
 
 # As strict as moto can be: unknown images, key pairs and instance types are
@@ -70,6 +80,26 @@ MUTATING = (
     "Modify",
     "Replace",
 )
+# What EC2 answers for an id it does not know (yet), by the id's prefix.
+NOT_FOUND = {
+    "vpc-": ("InvalidVpcID.NotFound", "The vpc ID '{}' does not exist"),
+    "subnet-": ("InvalidSubnetID.NotFound", "The subnet ID '{}' does not exist"),
+    "sg-": ("InvalidGroup.NotFound", "The security group '{}' does not exist"),
+    "igw-": ("InvalidInternetGatewayID.NotFound", "The internetGateway ID '{}' does not exist"),
+    "rtb-": ("InvalidRouteTableID.NotFound", "The routeTable ID '{}' does not exist"),
+    "i-": ("InvalidInstanceID.NotFound", "The instance ID '{}' does not exist"),
+}
+# Where each create call answers its new resource's id.
+CREATED_IDS = {
+    "CreateVpc": lambda parsed: [parsed["Vpc"]["VpcId"]],
+    "CreateSubnet": lambda parsed: [parsed["Subnet"]["SubnetId"]],
+    "CreateInternetGateway": lambda parsed: [parsed["InternetGateway"]["InternetGatewayId"]],
+    "CreateRouteTable": lambda parsed: [parsed["RouteTable"]["RouteTableId"]],
+    "CreateSecurityGroup": lambda parsed: [parsed["GroupId"]],
+    "RunInstances": lambda parsed: [instance["InstanceId"] for instance in parsed.get("Instances", [])],
+}
+# What a VPC's parts answer while a terminated instance's interface still holds them.
+HELD = ("DeleteSecurityGroup", "DeleteSubnet", "DetachInternetGateway", "DeleteVpc")
 FAILURES = {
     "throttle": (503, "RequestLimitExceeded", "Request limit exceeded."),
     "permission": (403, "UnauthorizedOperation", "You are not authorized to perform this operation."),
@@ -125,6 +155,41 @@ def seed_debian_images(region=REGION):
         )
 
 
+def zone_offerings(region):
+    """Zone -> the instance types it offers, from moto's copy of EC2's offerings."""
+    backend = ec2_backends[DEFAULT_ACCOUNT_ID][region]
+    zones = {}
+    for offering in backend.describe_instance_type_offerings(location_type="availability-zone"):
+        zones.setdefault(offering["Location"], set()).add(offering["InstanceType"])
+    return zones
+
+
+def fewest_types_zone(region):
+    offerings = zone_offerings(region)
+    return min(offerings, key=lambda zone: len(offerings[zone]))
+
+
+def unsupported_zone(params):
+    """EC2's message when a launch's type is not offered in its subnet's zone, or None."""
+    backend = ec2_backends[DEFAULT_ACCOUNT_ID][REGION]
+    subnet_id = params.get("NetworkInterface.1.SubnetId") or params.get("SubnetId")
+    if not subnet_id:
+        return None
+    subnet = next((s for zone in backend.subnets.values() for s in zone.values() if s.id == subnet_id), None)
+    if subnet is None:
+        return None  # moto answers for a subnet it does not have
+    kind = params.get("InstanceType", "m1.small")
+    offerings = zone_offerings(REGION)
+    if kind in offerings.get(subnet.availability_zone, set()):
+        return None
+    offered = ", ".join(sorted(zone for zone, kinds in offerings.items() if kind in kinds))
+    return (
+        f"Your requested instance type ({kind}) is not supported in your requested Availability Zone "
+        f"({subnet.availability_zone}). Please retry your request by not specifying an Availability Zone "
+        f"or choosing {offered}."
+    )
+
+
 def tag_filter(cluster):
     return [{"Name": "tag:flotilla-cluster", "Values": [cluster]}]
 
@@ -166,8 +231,16 @@ def terminated_answer(request):
     return ids, xml_response(request, 200, answer)
 
 
+def request_params(request):
+    body = request.body or ""
+    return {k: v[0] for k, v in urllib.parse.parse_qs(body.decode() if isinstance(body, bytes) else body).items()}
+
+
 def error_response(request, kind):
-    status, code, message = FAILURES[kind]
+    return ec2_error(request, *FAILURES[kind])
+
+
+def ec2_error(request, status, code, message):
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
@@ -178,6 +251,9 @@ def error_response(request, kind):
 
 class Harness(CloudHarness):
     provider = "aws"
+    #: how long EC2 takes to answer a RunInstances (about a second on AWS);
+    #: none in tests, set by a benchmark to compare serial and concurrent launches
+    launch_seconds = 0
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -193,11 +269,20 @@ class Harness(CloudHarness):
         # Kept from a deletion: a waiter asking for them by id is told
         # "terminated" (as an eventually consistent EC2 may), a list still shows them.
         self._kept = set()
+        # Eventual consistency, when switched on: ids no request has named
+        # yet, and how many more deletions the VPC's parts refuse.
+        self._consistent = True
+        self._unseen = set()
+        self._release_after = 0
+        self._held = 0
+        self.not_found_answers = 0
+        self.dependency_answers = 0
         self._gate = ("before-send", self._before_send)
         self._hooks = [
             ("after-call.ec2.RunInstances", self._after_run),
             ("provide-client-params.ec2.DescribeInstances", self._note_ids),
             ("after-call.ec2.DescribeInstances", self._after_describe),
+            *((f"after-call.ec2.{operation}", self._after_create) for operation in CREATED_IDS),
         ]
 
     def __enter__(self):
@@ -221,6 +306,9 @@ class Harness(CloudHarness):
             self.ec2 = boto3.session.Session().client("ec2", region_name=REGION)
             # The fake's pending phase lasts one poll: no need for EC2's pace.
             stack.enter_context(mock.patch.object(aws, "POLL_SECONDS", POLL_SECONDS))
+            # EC2's lag here lasts a call or a few, not seconds.
+            stack.enter_context(mock.patch.object(consistency, "FIRST_DELAY", POLL_SECONDS / 10))
+            stack.enter_context(mock.patch.object(consistency, "MAX_DELAY", POLL_SECONDS / 10))
             moto_slot = BUILTIN_HANDLERS.index(("before-send", botocore_stubber))
             BUILTIN_HANDLERS[moto_slot] = self._gate
             BUILTIN_HANDLERS.extend(self._hooks)
@@ -249,6 +337,10 @@ class Harness(CloudHarness):
             if operation.startswith("AuthorizeSecurityGroup") and refused_protocol(request):
                 self._failed += 1
                 return error_response(request, "protocol")
+            refused = self._refused(request, operation)
+            if refused:
+                self._failed += 1
+                return refused
             if operation == "TerminateInstances" and self._keep_deletions:
                 self._keep_deletions -= 1
                 ids, answer = terminated_answer(request)
@@ -263,7 +355,47 @@ class Harness(CloudHarness):
                     self._failed += 1
                     return error_response(request, self._failure["kind"])
                 self._creates += 1
+        if operation == "RunInstances":
+            time.sleep(self.launch_seconds)
         return botocore_stubber(event_name=event_name, request=request, **kwargs)
+
+    def _refused(self, request, operation):
+        """EC2's answer where it differs from moto's, or None; a subnet without
+        a zone is sent on to moto with the zone AWS may choose."""
+        params = request_params(request)
+        if operation == "CreateSubnet" and "AvailabilityZone" not in params and "AvailabilityZoneId" not in params:
+            request.body = f"{request.body.decode() if isinstance(request.body, bytes) else request.body}&" + (
+                urllib.parse.urlencode({"AvailabilityZone": fewest_types_zone(REGION)})
+            )
+            request.headers["Content-Length"] = str(len(request.body))
+        if operation == "RunInstances":
+            unsupported = unsupported_zone(params)
+            if unsupported:
+                return ec2_error(request, 400, "Unsupported", unsupported)
+        if self._consistent:
+            return None
+        if operation == "TerminateInstances":
+            self._held = self._release_after
+        if operation in HELD and self._held:
+            self._held -= 1
+            self.dependency_answers += 1
+            named = next(v for k, v in params.items() if k.endswith("Id"))
+            return ec2_error(request, 400, "DependencyViolation", f"resource {named} has a dependent object")
+        if operation.startswith("Delete") or operation == "DetachInternetGateway":
+            return None  # what is deleted has been named before
+        # Filters name no resource: a filter on an unknown id matches nothing.
+        named = [v for k, v in params.items() if not k.startswith("Filter.") and v in self._unseen]
+        if not named:
+            return None
+        self._unseen -= set(named)
+        self.not_found_answers += 1
+        code, message = next(answer for prefix, answer in NOT_FOUND.items() if named[0].startswith(prefix))
+        return ec2_error(request, 400, code, message.format(named[0]))
+
+    def _after_create(self, parsed, model, **_):
+        if not self._consistent:
+            with self._lock:
+                self._unseen.update(CREATED_IDS[model.name](parsed))
 
     def _after_run(self, parsed, **_):
         with self._lock:
@@ -274,6 +406,9 @@ class Harness(CloudHarness):
         context["flotilla_by_ids"] = bool(params.get("InstanceIds"))
 
     def _after_describe(self, parsed, context, **_):
+        with self._lock:
+            for reservation in parsed.get("Reservations", []):
+                reservation["Instances"] = [i for i in reservation["Instances"] if i["InstanceId"] not in self._unseen]
         instances = [i for reservation in parsed.get("Reservations", []) for i in reservation["Instances"]]
         for instance in instances:
             if context.get("flotilla_by_ids") and instance["InstanceId"] in self._kept:
@@ -365,6 +500,14 @@ class Harness(CloudHarness):
     def fail_next(self, kind, times=1, after=0):
         with self._lock:
             self._failure = {"kind": kind, "times": times, "after": self._creates + after}
+
+    def eventually_consistent(self, release_after=3):
+        """From now on, answer as an eventually consistent EC2: new ids
+        unknown to their first request, and the VPC's parts held for
+        ``release_after`` deletion calls after each termination."""
+        with self._lock:
+            self._consistent = False
+            self._release_after = release_after
 
     def keep_next_deletion(self):
         with self._lock:

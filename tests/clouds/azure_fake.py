@@ -9,10 +9,20 @@ What the fake keeps, in dicts keyed by lower-cased ARM ID (ARM treats IDs
 case-insensitively): resource groups, and under them any Microsoft.Network
 or Microsoft.Compute resource. What it models, because the provider depends
 on it:
-- PUT answers 201/200 with Azure-AsyncOperation and Retry-After: 0; the
-  resource reads Creating/Updating until its operation has been polled, VMs
-  for two polls, then Succeeded. DELETE answers 202 the same way (a resource
-  group: with Location only), 204 when there is nothing to delete.
+- PUT answers 201/200 with Azure-AsyncOperation and Retry-After; the
+  resource reads Creating/Updating until its operation is over, then
+  Succeeded. DELETE answers 202 the same way (a resource group: with Location
+  only), 204 when there is nothing to delete.
+- Latency: an operation is over once it has been looked at POLLS times (a
+  poll of its operation URL, or a read or list of its resource) AND its
+  SECONDS have passed; every request takes REQUEST_SECONDS. Both are scaled by
+  ``time_scale``, 0 in tests (so only the polls count), and Retry-After says
+  ARM's usual RETRY_SECONDS, scaled alike (in whole seconds).
+- A VM defines its NIC and public IP inside its networkProfile
+  (networkApiVersion + networkInterfaceConfigurations, field names as the
+  Compute REST API has them; an unknown member is refused as Compute does);
+  the fake creates them, names them after their configurations, and lists
+  their IDs in networkProfile.networkInterfaces.
 - References must exist (NIC -> subnet, public IP, ASG; VM -> NIC; subnet ->
   NSG), and what is in use cannot be deleted (NIC of a VM, IP of a NIC,
   subnet with NICs, NSG on a subnet).
@@ -20,6 +30,8 @@ on it:
   where their deleteOption says Delete; a group's deletion takes everything.
 - Lists page at PAGE_SIZE with nextLink; the generic resource and group
   lists take ARM's tagName/tagValue $filter.
+- ARM's batch API (POST /batch, as the azure_rm inventory plugin reads) and
+  a VM's instanceView.
 """
 
 import contextlib
@@ -31,6 +43,7 @@ import json
 import os
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -59,6 +72,52 @@ IN_USE = {
 # How many polls of its operation a resource takes to be provisioned or
 # deleted: VMs and groups take longer than the rest, as on Azure.
 POLLS = {"microsoft.compute/virtualmachines": 2, "microsoft.resources/resourcegroups": 2}
+# Seconds an operation takes on Azure, roughly (VMs and groups: a minute or two).
+SECONDS = {"microsoft.compute/virtualmachines": 60, "microsoft.resources/resourcegroups": 90}
+NETWORK_SECONDS = 5
+REQUEST_SECONDS = 0.5
+RETRY_SECONDS = 10
+NETWORK_API_VERSIONS = ("2020-11-01", "2022-11-01")
+# The members Compute knows in a VM's networkProfile, as the REST API (and the
+# SDK's models, made from it) name them.
+NETWORK_PROFILE_MEMBERS = {
+    "networkProfile": {"networkInterfaces", "networkApiVersion", "networkInterfaceConfigurations"},
+    "networkInterfaceConfiguration": {"name", "properties", "tags"},
+    "networkInterfaceConfigurationProperties": {
+        "primary",
+        "deleteOption",
+        "enableAcceleratedNetworking",
+        "disableTcpStateTracking",
+        "enableFpga",
+        "enableIPForwarding",
+        "networkSecurityGroup",
+        "dnsSettings",
+        "ipConfigurations",
+        "dscpConfiguration",
+        "auxiliaryMode",
+        "auxiliarySku",
+    },
+    "ipConfiguration": {"name", "properties"},
+    "ipConfigurationProperties": {
+        "subnet",
+        "primary",
+        "publicIPAddressConfiguration",
+        "privateIPAddressVersion",
+        "applicationSecurityGroups",
+        "applicationGatewayBackendAddressPools",
+        "loadBalancerBackendAddressPools",
+    },
+    "publicIPAddressConfiguration": {"name", "properties", "sku", "tags"},
+    "publicIPAddressConfigurationProperties": {
+        "idleTimeoutInMinutes",
+        "deleteOption",
+        "dnsSettings",
+        "ipTags",
+        "publicIPPrefix",
+        "publicIPAddressVersion",
+        "publicIPAllocationMethod",
+    },
+}
 
 _SUB = r"/subscriptions/(?P<sub>[^/]+)"
 _GROUP = _SUB + r"/resourcegroups/(?P<group>[^/]+)"
@@ -109,6 +168,54 @@ def _check_rule_protocol(rule):
         )
 
 
+# A rule's address and port fields come in pairs, one value or a list; ARM
+# takes one of each pair, never both (the REST spec marks neither required:
+# azure-rest-api-specs#1591). The exact error code for "both" is not
+# documented; the status and the refusal are what matter here.
+RULE_FIELD_PAIRS = (
+    ("sourceAddressPrefix", "sourceAddressPrefixes"),
+    ("destinationAddressPrefix", "destinationAddressPrefixes"),
+    ("sourcePortRange", "sourcePortRanges"),
+    ("destinationPortRange", "destinationPortRanges"),
+)
+ADDRESS_LISTS = ("sourceAddressPrefixes", "destinationAddressPrefixes")
+
+
+def _check_rule_fields(rule):
+    """ARM's refusals of a rule's address fields, as a real account sees them."""
+    properties = rule.get("properties", {})
+    for single, plural in RULE_FIELD_PAIRS:
+        if properties.get(single) and properties.get(plural):
+            raise Failure(
+                400,
+                "InvalidRequestFormat",
+                f"Security rule {rule['name']} specifies both {single} and {plural}; specify one of them.",
+            )
+    for field in ADDRESS_LISTS:
+        for value in properties.get(field) or []:
+            # The lists take addresses and CIDR ranges only: '*', the default
+            # tags (Internet, VirtualNetwork, ...) and service tags go in the
+            # single-value field.
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise Failure(
+                    400,
+                    "SecurityRuleParameterContainsUnsupportedValue",
+                    f"Security rule parameter {field[0].upper()}{field[1:]} for rule with Id {rule['id']} cannot "
+                    f"specify existing VIRTUALNETWORK, INTERNET, AZURELOADBALANCER, '*' or system tags. "
+                    f"Unsupported value used: {value}.",
+                ) from None
+
+
+@dataclasses.dataclass
+class _Request:
+    """One request of a batch, shaped as the handlers read a request."""
+
+    url: str
+    body: str | None
+
+
 class Failure(Exception):
     """An ARM error answer, raised inside a handler."""
 
@@ -124,12 +231,32 @@ def _not_found(code, what):
 @dataclasses.dataclass
 class Operation:
     polls: int
+    ready_at: float
     finish: Callable[[], None]
+    resource: str | None = None
+    type_key: str | None = None
     done: bool = False
 
 
+def _members(what, value, path):
+    """Refuse a member Compute does not know, as it does (it would otherwise be lost silently)."""
+    unknown = sorted(set(value) - NETWORK_PROFILE_MEMBERS[what])
+    if unknown:
+        raise Failure(
+            400,
+            "InvalidRequestContent",
+            f"The request content was invalid and could not be deserialized: Could not find member "
+            f"'{unknown[0]}' on object of type '{what[0].upper()}{what[1:]}'. Path '{path}.{unknown[0]}'.",
+        )
+
+
 class FakeArm:
-    def __init__(self):
+    def __init__(self, time_scale=0.0):
+        self.time_scale = time_scale
+        # Resource (lower-cased ID) -> the operation under way on it.
+        self.under_way = {}
+        # Per resource type, the most operations that were under way at once.
+        self.most_under_way = {}
         self.lock = threading.RLock()
         self.groups = {}
         self.resources = {}
@@ -172,17 +299,39 @@ class FakeArm:
             ("GET", _GROUP + _TYPE, self.list_resources),
             ("PUT", _GROUP + _TYPE + r"/(?P<name>[^/]+)", self.put_resource),
             ("GET", _GROUP + _TYPE + r"/(?P<name>[^/]+)", self.get_resource),
+            ("GET", _GROUP + _TYPE + r"/(?P<name>[^/]+)/instanceView", self.get_instance_view),
             ("DELETE", _GROUP + _TYPE + r"/(?P<name>[^/]+)", self.delete_resource),
         ]
-        for method, path, handler in routes:
-            pattern = re.compile(path + "$", re.I)
-            url = re.compile(re.escape(ARM) + path + r"(\?.*)?$", re.I)
+        self.routes = [(method, re.compile(path + "$", re.I), handler) for method, path, handler in routes]
+        for method, pattern, handler in self.routes:
+            url = re.compile(re.escape(ARM) + pattern.pattern[:-1] + r"(\?.*)?$", re.I)
             mock.add_callback(
                 method, url, callback=self._counted(self._arm(pattern, handler), mutating=method != "GET")
             )
+        # ARM's batch API, through which the azure_rm inventory plugin reads.
+        batch = re.compile(re.escape(ARM) + r"/batch(\?.*)?$", re.I)
+        mock.add_callback("POST", batch, callback=self._counted(self._batch, mutating=False))
+
+    def _batch(self, request):
+        """Answer each GET of a batch as ARM would have answered it alone."""
+        answers = []
+        for item in json.loads(request.body)["requests"]:
+            path = urlsplit(item["url"]).path
+            route = next(
+                ((p, h) for m, p, h in self.routes if m == item["httpMethod"].upper() and p.match(path)),
+                None,
+            )
+            if route is None:
+                answers.append({"name": item["name"], "httpStatusCode": 404, "content": {}})
+                continue
+            status, headers, content = self._arm(*route)(_Request(item["url"], None))
+            answers.append({"name": item["name"], "httpStatusCode": status, "content": json.loads(content or "{}")})
+        return 200, {"Content-Type": "application/json"}, json.dumps({"responses": answers})
 
     def _counted(self, handler, mutating):
         def callback(request):
+            # Outside the lock: requests sent side by side take their time side by side.
+            time.sleep(REQUEST_SECONDS * self.time_scale)
             with self.lock:
                 self.total_calls += 1
                 self.mutating_calls += mutating
@@ -221,11 +370,20 @@ class FakeArm:
 
     # ---- long operations ----------------------------------------------------------------------------------------
 
-    def _begin(self, sub, polls, finish):
-        """Start a long operation; its status URL is polled, ``finish`` runs when it is done."""
+    def _begin(self, sub, type_key, finish, resource):
+        """Start a long operation on ``resource`` (a lower-cased ID); ``finish`` runs when it is over."""
         op = uuid.uuid4().hex
-        self.operations[op] = Operation(polls, finish)
+        seconds = SECONDS.get(type_key, NETWORK_SECONDS) * self.time_scale
+        self.operations[op] = Operation(POLLS.get(type_key, 1), time.monotonic() + seconds, finish, resource, type_key)
+        self.under_way[resource] = op
+        alike = sum(self.operations[other].type_key == type_key for other in self.under_way.values())
+        self.most_under_way[type_key] = max(self.most_under_way.get(type_key, 0), alike)
         return f"{ARM}/subscriptions/{sub}/providers/Fake.Operations/operations/{op}"
+
+    def _retry_after(self):
+        # Whole seconds, as ARM sends them and the SDKs read them: scaled down
+        # it is 0, and the client's own polling_interval paces the polls.
+        return {"Retry-After": str(int(RETRY_SECONDS * self.time_scale))}
 
     def _advance(self, op):
         operation = self.operations.get(op)
@@ -233,23 +391,32 @@ class FakeArm:
             raise _not_found("OperationNotFound", f"operation {op}")
         if not operation.done:
             operation.polls -= 1
-            if operation.polls <= 0:
+            if operation.polls <= 0 and time.monotonic() >= operation.ready_at:
                 operation.done = True
+                if self.under_way.get(operation.resource) == op:
+                    del self.under_way[operation.resource]
                 operation.finish()
         return operation.done
 
+    def _look_at(self, resource_id):
+        """A read of a resource counts as a poll of the operation under way on it."""
+        op = self.under_way.get(resource_id.lower())
+        if op is not None:
+            self._advance(op)
+
     def get_operation(self, url, query, body, sub, op):
         status = "Succeeded" if self._advance(op) else "InProgress"
-        return 200, {"status": status}, {"Retry-After": "0"}
+        return 200, {"status": status}, self._retry_after()
 
     def get_operation_result(self, url, query, body, sub, op):
         if self._advance(op):
             return 200, None, {}
-        return 202, None, {"Location": url, "Retry-After": "0"}
+        return 202, None, {"Location": url, **self._retry_after()}
 
     # ---- resource groups ----------------------------------------------------------------------------------------
 
     def _group(self, sub, name):
+        self._look_at(f"/subscriptions/{sub}/resourcegroups/{name}")
         group = self.groups.get(name.lower())
         if group is None:
             raise Failure(404, "ResourceGroupNotFound", f"Resource group '{name}' could not be found.")
@@ -282,9 +449,9 @@ class FakeArm:
             for key in [key for key in self.resources if key.startswith(prefix)]:
                 del self.resources[key]
 
-        operation = self._begin(sub, POLLS["microsoft.resources/resourcegroups"], finish)
+        operation = self._begin(sub, "microsoft.resources/resourcegroups", finish, record["id"].lower())
         result = operation.replace("/operations/", "/operationResults/")
-        return 202, None, {"Location": result, "Retry-After": "0"}
+        return 202, None, {"Location": result, **self._retry_after()}
 
     def list_groups(self, url, query, body, sub):
         return self._page(url, query, [g for g in self.groups.values() if self._tag_match(g, query)])
@@ -338,19 +505,28 @@ class FakeArm:
             self._group(sub, group)
         kind_id = f"/providers/{ns}/{kind}/".lower()
         scope = f"/subscriptions/{sub}/resourcegroups/{group}/".lower() if group else ""
-        items = [
-            self._view(r, query)
-            for key, r in self.resources.items()
-            if kind_id in key and key.startswith(scope) and key.count("/") == 8
-        ]
+        keys = [key for key in self.resources if kind_id in key and key.startswith(scope) and key.count("/") == 8]
+        for key in keys:
+            self._look_at(key)
+        items = [self._view(self.resources[key], query) for key in keys if key in self.resources]
         return self._page(url, query, items)
 
     def get_resource(self, url, query, body, sub, group, ns, kind, name):
         self._group(sub, group)
-        resource = self.resources.get(self._id(sub, group, ns, kind, name).lower())
+        key = self._id(sub, group, ns, kind, name).lower()
+        self._look_at(key)
+        resource = self.resources.get(key)
         if resource is None:
             raise _not_found("ResourceNotFound", f"resource {ns}/{kind}/{name}")
         return 200, self._view(resource, query), {}
+
+    def get_instance_view(self, url, query, body, sub, group, ns, kind, name):
+        resource = self.get_resource(url, {"$expand": "instanceView"}, body, sub, group, ns, kind, name)[1]
+        view = resource["properties"].get("instanceView")
+        if view is None:
+            raise _not_found("ResourceNotFound", f"instance view of {ns}/{kind}/{name}")
+        computer = resource["properties"].get("osProfile", {}).get("computerName")
+        return 200, {**view, "computerName": computer, "osName": "debian", "osVersion": "12"}, {}
 
     def _view(self, resource, query):
         """A VM as listed or read with $expand=instanceView carries its power state."""
@@ -394,8 +570,8 @@ class FakeArm:
             if key in self.resources:
                 self.resources[key]["properties"]["provisioningState"] = "Succeeded"
 
-        operation = self._begin(sub, POLLS.get(type_key, 1), finish)
-        return (200 if existing else 201), resource, {"Azure-AsyncOperation": operation, "Retry-After": "0"}
+        operation = self._begin(sub, type_key, finish, key)
+        return (200 if existing else 201), resource, {"Azure-AsyncOperation": operation, **self._retry_after()}
 
     def _machine_creating_call(self, existing):
         """Where injected failures and interruptions strike: the PUT of a VM."""
@@ -426,6 +602,7 @@ class FakeArm:
         for rule in nsg["properties"].get("securityRules", []):
             rule["id"] = f"{nsg['id']}/securityRules/{rule['name']}"
             _check_rule_protocol(rule)
+            _check_rule_fields(rule)
         self._check_references(nsg)
 
     def _prepare_publicipaddresses(self, address, existing):
@@ -469,6 +646,7 @@ class FakeArm:
         self._check_references(vm, but=disk_id)
         for nic_id in self._references(vm, "networkinterfaces"):
             self._claim(nic_id, vm, "NicInUse")
+        self._define_network(vm, existing)
         # Azure gives a VM's OS disk none of the VM's tags.
         self.resources[disk_id.lower()] = {
             "id": disk_id,
@@ -480,6 +658,102 @@ class FakeArm:
             "properties": {"diskState": "Attached", "provisioningState": "Succeeded"},
         }
         props["vmId"] = (existing or {}).get("properties", {}).get("vmId") or str(uuid.uuid4())
+
+    def _define_network(self, vm, existing):
+        """Create the NICs and public IPs that a VM's networkInterfaceConfigurations define.
+
+        Everything is checked before anything is made, so that a refusal leaves
+        nothing behind; a second PUT of the VM keeps what the first made.
+        """
+        profile = vm["properties"].get("networkProfile", {})
+        base = "properties.networkProfile"
+        _members("networkProfile", profile, base)
+        configs = profile.get("networkInterfaceConfigurations")
+        if not configs:
+            return
+        if profile.get("networkApiVersion") not in NETWORK_API_VERSIONS:
+            raise Failure(
+                400,
+                "InvalidParameter",
+                f"networkApiVersion must be one of {', '.join(NETWORK_API_VERSIONS)} when "
+                f"networkInterfaceConfigurations are given, not {profile.get('networkApiVersion')!r}.",
+            )
+        for i, config in enumerate(configs):
+            path = f"{base}.networkInterfaceConfigurations[{i}]"
+            _members("networkInterfaceConfiguration", config, path)
+            _members("networkInterfaceConfigurationProperties", config.get("properties", {}), f"{path}.properties")
+            for j, ip_config in enumerate(config.get("properties", {}).get("ipConfigurations", [])):
+                ip_path = f"{path}.properties.ipConfigurations[{j}]"
+                _members("ipConfiguration", ip_config, ip_path)
+                ip_props = ip_config.get("properties", {})
+                _members("ipConfigurationProperties", ip_props, f"{ip_path}.properties")
+                public = ip_props.get("publicIPAddressConfiguration")
+                if public:
+                    public_path = f"{ip_path}.properties.publicIPAddressConfiguration"
+                    _members("publicIPAddressConfiguration", public, public_path)
+                    _members("publicIPAddressConfigurationProperties", public.get("properties", {}), public_path)
+        if existing:
+            profile["networkInterfaces"] = existing["properties"]["networkProfile"]["networkInterfaces"]
+            return
+        group_id = vm["id"].rsplit("/providers/", 1)[0]
+        references = []
+        for config in configs:
+            props = config.get("properties", {})
+            ip_configs = []
+            for ip_config in props.get("ipConfigurations", []):
+                ip_props = ip_config.get("properties", {})
+                made = {
+                    "name": ip_config["name"],
+                    "properties": {
+                        key: ip_props[key]
+                        for key in ("subnet", "primary", "applicationSecurityGroups")
+                        if ip_props.get(key) is not None
+                    },
+                }
+                public = ip_props.get("publicIPAddressConfiguration")
+                if public:
+                    public_props = public.get("properties", {})
+                    address_id = f"{group_id}/providers/Microsoft.Network/publicIPAddresses/{public['name']}"
+                    self.resources[address_id.lower()] = {
+                        "id": address_id,
+                        "name": public["name"],
+                        "type": "Microsoft.Network/publicIPAddresses",
+                        "location": vm["location"],
+                        "tags": public.get("tags") or {},
+                        **({"sku": public["sku"]} if "sku" in public else {}),
+                        "properties": {
+                            "publicIPAllocationMethod": public_props.get("publicIPAllocationMethod", "Dynamic"),
+                            "ipAddress": next(self.addresses),
+                            "provisioningState": "Succeeded",
+                        },
+                    }
+                    made["properties"]["publicIPAddress"] = {
+                        "id": address_id,
+                        "properties": {"deleteOption": public_props.get("deleteOption", "Detach")},
+                    }
+                ip_configs.append(made)
+            nic_id = f"{group_id}/providers/Microsoft.Network/networkInterfaces/{config['name']}"
+            nic = {
+                "id": nic_id,
+                "name": config["name"],
+                "type": "Microsoft.Network/networkInterfaces",
+                "location": vm["location"],
+                "tags": config.get("tags") or {},
+                "properties": {"ipConfigurations": ip_configs},
+            }
+            self._prepare_networkinterfaces(nic, None)
+            nic["properties"]["provisioningState"] = "Succeeded"
+            self.resources[nic_id.lower()] = nic
+            references.append(
+                {
+                    "id": nic_id,
+                    "properties": {
+                        "primary": props.get("primary"),
+                        "deleteOption": props.get("deleteOption", "Detach"),
+                    },
+                }
+            )
+        profile["networkInterfaces"] = references
 
     # ---- references between resources --------------------------------------------------------------------------
 
@@ -521,12 +795,12 @@ class FakeArm:
         finish = functools.partial(self._remove, key)
         if kind.lower() == "virtualmachines" and self.kept_deletions:
             self.kept_deletions -= 1
-            finish = lambda: None  # noqa: E731 - succeeds, and deletes nothing
-        else:
-            resource["properties"]["provisioningState"] = "Deleting"
-        operation = self._begin(sub, POLLS.get(f"{ns}/{kind}".lower(), 1), finish)
+            state = resource["properties"]["provisioningState"]
+            finish = functools.partial(resource["properties"].__setitem__, "provisioningState", state)
+        resource["properties"]["provisioningState"] = "Deleting"
+        operation = self._begin(sub, f"{ns}/{kind}".lower(), finish, key)
         result = operation.replace("/operations/", "/operationResults/")
-        return 202, None, {"Azure-AsyncOperation": operation, "Location": result, "Retry-After": "0"}
+        return 202, None, {"Azure-AsyncOperation": operation, "Location": result, **self._retry_after()}
 
     def _remove(self, key):
         """Delete a resource, and what a VM's deleteOptions say goes with it."""
@@ -554,8 +828,8 @@ class FakeArm:
 class Harness(CloudHarness):
     provider = "azure"
 
-    def __init__(self):
-        self.fake = FakeArm()
+    def __init__(self, time_scale=0.0):
+        self.fake = FakeArm(time_scale)
         self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
         self._saved_environment = {}
 

@@ -99,9 +99,12 @@ class Machines:
         }
 
     def exec(self, machine, *command):
-        result = self.client.containers.get(machine).exec_run(list(command))
-        assert result.exit_code == 0, f"{command} on {machine}: {result.output.decode()}"
-        return result.output.decode()
+        # Docker's own CLI, not the SDK's exec_run: on a busy machine the SDK's
+        # frame reader once lost its place in a long output (a frame header
+        # turned up inside `docker node inspect`'s JSON).
+        result = subprocess.run(["docker", "exec", machine, *command], capture_output=True, text=True, check=False)
+        assert result.returncode == 0, f"{command} on {machine}: {result.stdout}{result.stderr}"
+        return result.stdout
 
     def address(self, machine):
         networks = self.client.containers.get(machine).attrs["NetworkSettings"]["Networks"]

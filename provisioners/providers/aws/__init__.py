@@ -5,16 +5,21 @@ everything is found again through them; nothing is remembered locally.
 boto3 takes a second to import, so it is imported on first use only.
 """
 
+import dataclasses
+import logging
 import math
 import uuid
 
 from provisioners.progress import Progress
 from provisioners.providers.aws.caller import caller_cidr
+from provisioners.providers.aws.consistency import eventually
 from provisioners.providers.aws.errors import NO_CREDENTIALS, aws_errors
 from provisioners.providers.aws.inventory import aws_ec2_inventory
 from provisioners.providers.aws.network import Network
 from provisioners.providers.aws.options import AwsOptions
 from provisioners.providers.base import TAG_POOL, TAG_ROLE, Node, Provider, ProviderError
+
+log = logging.getLogger(__name__)
 
 # The official Debian images: https://wiki.debian.org/Cloud/AmazonEC2Image
 DEBIAN_OWNER = "136693071363"
@@ -26,6 +31,13 @@ MAX_ATTEMPTS = 8
 POLL_SECONDS = 5
 WAIT_TIMEOUT = 600
 WAIT_BATCH = 10
+# Launches in flight at once: a hundred machines in a tenth of the time,
+# well within EC2's request rate for RunInstances.
+LAUNCHES_AT_ONCE = 10
+# Instances answer their metadata (and role credentials) only to a token
+# obtained by PUT (IMDSv2), which a forged GET through a proxied request
+# cannot get; the default hop limit of 1 keeps the token from containers.
+METADATA_OPTIONS = {"HttpTokens": "required", "HttpEndpoint": "enabled"}
 
 
 class AwsProvider(Provider):
@@ -86,12 +98,18 @@ class AwsProvider(Provider):
             self.ec2.describe_regions(RegionNames=[self.region])
 
     def prepare(self):
-        ssh_cidr = self.options.ssh_cidr or caller_cidr()
         with self._errors("checking the image and instance type"):
             self._image = self._known_image() if self.options.image else self._newest_debian()
-            self._check_instance_type()
+            zones = self._zones()
         with self._errors("preparing the network"):
-            self._shared = self.network.ensure(self.options, ssh_cidr, self.public_key)
+            self._shared = self.network.ensure(
+                self.options, zones, self.options.ssh_cidr, self.public_key, resolve_ssh_cidr=caller_cidr
+            )
+        # The SSH range is settled once: the saved spec keeps it, so that a
+        # later run from another address (CI, home) does not move it.
+        if self.options.ssh_cidr is None and len(self._shared.ssh_cidrs) == 1:
+            self.options = dataclasses.replace(self.options, ssh_cidr=next(iter(self._shared.ssh_cidrs)))
+            self.spec = dataclasses.replace(self.spec, options=self.options)
 
     def _known_image(self):
         """The spec's image, once EC2 says it has it here: a bad one found
@@ -112,19 +130,27 @@ class AwsProvider(Provider):
             )
         return image
 
-    def _check_instance_type(self):
-        from botocore.exceptions import ClientError
-
-        kind = self.options.instance_type
-        try:
-            self.ec2.describe_instance_types(InstanceTypes=[kind])
-        except ClientError as err:
-            if err.response["Error"]["Code"] != "InvalidInstanceType":
-                raise
+    def _zones(self):
+        """The zones the subnet may be in: those of the region offering the
+        instance type (not every zone offers every type), or the spec's one."""
+        kind, zone = self.options.instance_type, self.options.zone
+        offerings = self.ec2.describe_instance_type_offerings(
+            LocationType="availability-zone", Filters=[{"Name": "instance-type", "Values": [kind]}]
+        )["InstanceTypeOfferings"]
+        offered = {offering["Location"] for offering in offerings}
+        if not offered:
             raise ProviderError(
                 f"aws.instance_type {kind} is not an instance type EC2 offers in {self.region}: "
                 "set aws.instance_type to one it does, such as t3.medium."
-            ) from None
+            )
+        if zone is None:
+            return offered
+        if zone not in offered:
+            raise ProviderError(
+                f"aws.zone {zone} does not offer {kind}: set aws.zone to one that does "
+                f"({', '.join(sorted(offered))}), or leave it out for Flotilla to choose."
+            )
+        return {zone}
 
     def _newest_debian(self):
         images = self.ec2.describe_images(
@@ -152,29 +178,62 @@ class AwsProvider(Provider):
         return [i for page in pages for reservation in page["Reservations"] for i in reservation["Instances"]]
 
     def create_nodes(self, requests):
-        groups = {}
-        for request in requests:
-            groups.setdefault((request.role, request.pool), []).append(request)
+        """One machine per run_instances call, so that each is named as it is
+        launched; on a failure, the machines launched are terminated by the
+        ids EC2 answered (a tag-filtered list may not show them yet)."""
         with self._errors("creating the machines"):
-            launched = []
-            for group in groups.values():
-                launched += self._launch(group)
-            self._wait(launched, "instance_running", "machines ready")
+            launched, error = self._launch_all(requests)
+            try:
+                if error is not None:
+                    raise error
+                self._wait(launched, "instance_running", "machines ready")
+            except Exception:
+                if launched:
+                    self._terminate_launched(launched)
+                raise
 
-    def _launch(self, requests):
-        """One run_instances call for machines of one role and pool; names follow in launch order."""
+    def _launch_all(self, requests):
+        """The ids launched, in the order asked, and the first error. The
+        first machine goes alone: a refusal (permission, quota, a bad value)
+        comes once, before the rest go LAUNCHES_AT_ONCE at a time."""
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+        try:
+            launched = [self._launch(requests[0])]
+        except Exception as err:
+            return [], err
+        with ThreadPoolExecutor(LAUNCHES_AT_ONCE) as pool:
+            futures = [pool.submit(self._launch, request) for request in requests[1:]]
+            wait(futures, return_when=FIRST_EXCEPTION)
+            for future in futures:
+                future.cancel()
+        done = [future for future in futures if not future.cancelled()]
+        launched += [future.result() for future in done if future.exception() is None]
+        errors = [future.exception() for future in done if future.exception() is not None]
+        return launched, errors[0] if errors else None
+
+    def _terminate_launched(self, instance_ids):
+        try:
+            with self._errors("removing the machines this run launched"):
+                self._terminate(instance_ids)
+        except ProviderError as err:
+            log.warning("%s; `flotilla down` deletes them", err)
+
+    def _launch(self, request):
         shared = self._shared
-        public = requests[0].pool == "public"
-        tags = [{"Key": k, "Value": v} for k, v in requests[0].tags(self.cluster).items()]
-        response = self.ec2.run_instances(
+        public = request.pool == "public"
+        tags = [{"Key": k, "Value": v} for k, v in {**request.tags(self.cluster), "Name": request.name}.items()]
+        response = eventually(
+            self.ec2.run_instances,
             # botocore retries a timed-out call with the same arguments: the
             # token makes EC2 answer the retry instead of launching again.
             ClientToken=str(uuid.uuid4()),
             ImageId=self._image,
             InstanceType=self.options.instance_type,
             KeyName=shared.key_name,
-            MinCount=len(requests),
-            MaxCount=len(requests),
+            MinCount=1,
+            MaxCount=1,
+            MetadataOptions=METADATA_OPTIONS,
             NetworkInterfaces=[
                 {
                     "DeviceIndex": 0,
@@ -184,12 +243,11 @@ class AwsProvider(Provider):
                     "DeleteOnTermination": True,
                 }
             ],
-            TagSpecifications=[{"ResourceType": kind, "Tags": tags} for kind in ("instance", "volume")],
+            TagSpecifications=[
+                {"ResourceType": kind, "Tags": tags} for kind in ("instance", "volume", "network-interface")
+            ],
         )
-        instances = sorted(response["Instances"], key=lambda instance: instance["AmiLaunchIndex"])
-        for instance, request in zip(instances, requests, strict=True):
-            self.ec2.create_tags(Resources=[instance["InstanceId"]], Tags=[{"Key": "Name", "Value": request.name}])
-        return [instance["InstanceId"] for instance in instances]
+        return response["Instances"][0]["InstanceId"]
 
     def _wait(self, instance_ids, waiter_name, what):
         waiter = self.ec2.get_waiter(waiter_name)
@@ -209,8 +267,11 @@ class AwsProvider(Provider):
         with self._errors("deleting the machines"):
             doomed = [i["InstanceId"] for i in self._instances() if _node(i).name in wanted]
             if doomed:
-                self.ec2.terminate_instances(InstanceIds=doomed)
-                self._wait(doomed, "instance_terminated", "machines deleted")
+                self._terminate(doomed)
+
+    def _terminate(self, instance_ids):
+        eventually(self.ec2.terminate_instances, InstanceIds=instance_ids)
+        self._wait(instance_ids, "instance_terminated", "machines deleted")
 
     def cleanup(self):
         with self._errors("deleting the network"):
@@ -224,8 +285,8 @@ def _node(instance):
     tags = {tag["Key"]: tag["Value"] for tag in instance.get("Tags", [])}
     private = instance.get("PrivateIpAddress", "")
     return Node(
-        # Named right after launch; a run killed in between leaves the id,
-        # which still lets the machine be counted, reached and deleted.
+        # Named at launch; a machine given the cluster's tags by hand but no
+        # Name is still counted, reached and deleted, by its id.
         name=tags.get("Name", instance["InstanceId"]),
         role=tags[TAG_ROLE],
         pool=tags[TAG_POOL],

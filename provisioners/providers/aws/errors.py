@@ -6,6 +6,7 @@ client is built with a retry configuration, so no loop of ours repeats calls.
 
 import contextlib
 
+from provisioners.providers.aws.consistency import IN_USE
 from provisioners.providers.base import ProviderError
 
 NO_CREDENTIALS = (
@@ -97,6 +98,12 @@ def client_error(err, doing, region):
         return ProviderError(
             f"an AWS quota or capacity limit stopped {doing} ({code}: {message.rstrip('.')}); ask for a "
             "higher quota in the Service Quotas console, or for fewer or smaller machines."
+        )
+    if code == IN_USE:
+        return ProviderError(
+            f"EC2 still held a piece of the cluster's network in use after minutes of waiting, while {doing} "
+            f"({code}: {message.rstrip('.')}); something outside Flotilla may use it (see the VPC console): "
+            "free it, then run `flotilla down` again."
         )
     if code in THROTTLED:
         return ProviderError(

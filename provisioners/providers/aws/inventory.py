@@ -22,7 +22,8 @@ hostnames:
 compose:
   ansible_host: public_ip_address | default(private_ip_address, true)
   ansible_user: "'{ssh_user}'"
-  ansible_become: true
+  # A string: ansible-core 2.19 takes only expressions here, and drops a YAML true.
+  ansible_become: "true"
   flotilla_advertise_address: private_ip_address
   common_set_hostname: true
 leading_separator: false

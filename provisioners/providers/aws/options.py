@@ -14,12 +14,15 @@ class AwsOptions:
     """Where and what to run; every field has a default.
 
     ``image`` unset means the newest official Debian 12 AMI of the region;
-    ``ssh_cidr`` unset means this machine's public IPv4 address, as AWS's
-    checkip service sees it.
+    ``zone`` unset means a zone of the region that offers the instance type;
+    ``ssh_cidr`` unset means the range the cluster's SSH rule has already,
+    or for a new cluster this machine's public IPv4 address, as AWS's
+    checkip service sees it (kept in the saved spec from then on).
     """
 
     region: str = "us-east-1"
     instance_type: str = "t3.medium"
+    zone: str | None = None
     image: str | None = None
     ssh_cidr: str | None = None
     vpc_cidr: str = "10.42.0.0/16"
@@ -32,6 +35,8 @@ class AwsOptions:
             raise ValueError(f"region {self.region!r} is not an AWS region name such as us-east-1.")
         if not isinstance(self.instance_type, str) or not self.instance_type:
             raise ValueError(f"instance_type {self.instance_type!r} is not an EC2 instance type such as t3.medium.")
+        if self.zone is not None and not (isinstance(self.zone, str) and self.zone.startswith(self.region)):
+            raise ValueError(f"zone {self.zone} is not a zone of region {self.region}, such as {self.region}a.")
         if self.image is not None and not (isinstance(self.image, str) and IMAGE_PATTERN.match(self.image)):
             raise ValueError(f"image {self.image!r} is not an AMI id such as ami-0123456789abcdef0.")
         if self.ssh_cidr is not None:

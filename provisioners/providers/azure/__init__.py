@@ -4,23 +4,37 @@
       flotilla-<cluster>-vnet       one subnet over vnet_cidr, the NSG on it
       flotilla-<cluster>-nsg        SSH from ssh_cidr, swarm ports from the VNet
       flotilla-<cluster>-public     ASG of public agents' NICs, open to the Internet
-      <machine>, -nic, -ip, -osdisk the VM and what its deletion takes along
+      <machine>, -nic, -ip, -osdisk the VM and what it defines and takes along
 
-Everything carries the cluster's tags, and machines are found by them. Long
-operations are begun for every machine at once and only then waited for, so
-that ARM works on all of them side by side.
+Everything carries the cluster's tags, and machines are found by them. A
+machine is one PUT (its NIC and public IP are defined inside the VM), begun
+without a poller of its own: one list of the group's VMs, read every few
+seconds, tells when all of them are done.
 """
 
-import functools
+import concurrent.futures
+import time
 
 from provisioners.providers.azure.clients import AzureClients
 from provisioners.providers.azure.errors import CREDENTIALS_HINT, translated
 from provisioners.providers.azure.inventory import sample_inventory
 from provisioners.providers.azure.layout import Layout
-from provisioners.providers.azure.machines import nic, public_ip, read_node, virtual_machine
+from provisioners.providers.azure.machines import read_node, virtual_machine
 from provisioners.providers.azure.network import delete_group, ensure_group, ensure_security, ensure_vnet
 from provisioners.providers.azure.options import AzureOptions
 from provisioners.providers.base import MANAGED_BY, TAG_CLUSTER, TAG_MANAGED_BY, Provider, ProviderError
+
+# Long operations in flight at once. Compute throttles VM writes per
+# subscription (PutVM3Min: about 240 in three minutes); a VM takes a minute or
+# two, so 50 at a time stays within it, with room for retries and for the
+# subscription's other users.
+IN_FLIGHT = 50
+# Requests sent at once: azure-core's requests session keeps 10 connections per host.
+REQUESTS = 10
+# Seconds between two reads of the list when the spec sets no polling_interval.
+POLL_SECONDS = 10
+# A machine still not done after this long is reported, not waited for.
+TIMEOUT_SECONDS = 30 * 60
 
 
 class AzureProvider(Provider):
@@ -88,114 +102,128 @@ class AzureProvider(Provider):
         return sorted((read_node(vm, nics, addresses) for vm in vms), key=lambda node: node.name)
 
     def create_nodes(self, requests):
-        layout, options, network = self.layout, self.options, self.clients.network
-        tags = {r.name: r.tags(self.cluster) for r in requests}
-        count = len(requests)
-        # In this order: a NIC names its public IP, and a VM its NIC.
-        self._create_all(
-            f"public IP addresses for {count} machines",
-            network.public_ip_addresses,
-            [(layout.public_ip(r.name), public_ip(options, tags[r.name])) for r in requests],
-        )
-        self._create_all(
-            f"network interfaces for {count} machines",
-            network.network_interfaces,
-            [(layout.nic(r.name), nic(options, tags[r.name], layout, r)) for r in requests],
-        )
-        self._create_all(
-            f"{count} virtual machines",
-            self.clients.compute.virtual_machines,
-            [(r.name, virtual_machine(options, tags[r.name], layout, r, self.public_key)) for r in requests],
-        )
+        vms = self.clients.compute.virtual_machines
+        models = {
+            r.name: virtual_machine(self.options, r.tags(self.cluster), self.layout, r, self.public_key)
+            for r in requests
+        }
 
-    def _create_all(self, what, operations, resources):
-        with translated(f"creating {what}", self.options):
-            run_all(
-                functools.partial(operations.begin_create_or_update, self.layout.group, name, model)
-                for name, model in resources
+        failed = []
+
+        def begin(name):
+            vms.begin_create_or_update(self.layout.group, name, models[name], polling=False)
+            return True
+
+        def created(names):
+            states = self._vm_states()
+            failed.extend(name for name in names if states.get(name) == "failed")
+            return {name for name in names if states.get(name) in ("succeeded", "failed")}
+
+        with translated(f"creating {len(requests)} virtual machines", self.options):
+            self._run_bounded(list(models), begin, created)
+        if failed:
+            raise ProviderError(
+                f"Azure could not create {', '.join(sorted(failed))} (provisioning state Failed); "
+                "the activity log of the resource group says why."
             )
 
     def delete_nodes(self, names):
+        """Delete the VMs; each takes its OS disk, NIC and public IP along (their delete option says so)."""
         if not names:
             return
-        group, network = self.layout.group, self.clients.network
+        vms = self.clients.compute.virtual_machines
+
+        def begin(name):
+            from azure.core.exceptions import ResourceNotFoundError
+
+            try:
+                vms.begin_delete(self.layout.group, name, polling=False)
+            except ResourceNotFoundError:
+                return False  # gone already, or its whole group is
+            return True
+
+        def deleted(names):
+            # Over when gone, or no longer deleting (a VM the cloud kept: remove reads it back).
+            states = self._vm_states()
+            return {name for name in names if states.get(name) != "deleting"}
+
         with translated(f"deleting {len(names)} machines", self.options):
-            # A VM's deletion takes its OS disk, NIC and public IP along (their
-            # delete option says so); one already gone is answered 204.
-            run_all(deleting(self.clients.compute.virtual_machines, group, name) for name in names)
-            # A run stopped between creating a machine's NIC and its VM leaves
-            # the NIC and IP behind: find them in two lists rather than two
-            # deletions per machine. NICs first, as an attached IP cannot go.
-            for operations, name_of in (
-                (network.network_interfaces, self.layout.nic),
-                (network.public_ip_addresses, self.layout.public_ip),
-            ):
-                leftover = {name_of(name).lower() for name in names}
-                run_all(
-                    deleting(operations, group, resource.name)
-                    for resource in _listed(operations, group)
-                    if resource.name.lower() in leftover
-                )
+            self._run_bounded(list(names), begin, deleted)
+
+    def _vm_states(self):
+        """One list of the group's VMs: each one's provisioning state, lower-cased."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            listed = list(self.clients.compute.virtual_machines.list(self.layout.group))
+        except ResourceNotFoundError:
+            return {}
+        return {vm.name: (vm.provisioning_state or "").lower() for vm in listed}
+
+    def _run_bounded(self, names, begin, settled):
+        """Begin a long operation per name, at most IN_FLIGHT at once, and wait for them all by one list.
+
+        ``begin(name)`` sends the request and says whether there is anything
+        to wait for; ``settled(names)`` reads the list once and returns those
+        whose operation is over. The first name goes alone: what would refuse
+        every request (a permission, a quota, a bad parameter) then costs one
+        request, not one per machine. After a refusal nothing more begins, but
+        what has begun is waited for, so that an undo deletes finished
+        machines instead of racing their creation.
+        """
+        from azure.core.exceptions import AzureError
+
+        interval = self.options.polling_interval
+        interval = POLL_SECONDS if interval is None else interval
+        deadline = time.monotonic() + TIMEOUT_SECONDS
+        waiting, in_flight, refusals = list(names), set(), []
+        with concurrent.futures.ThreadPoolExecutor(REQUESTS) as pool:
+            while waiting or in_flight:
+                if refusals:
+                    room = 0
+                elif len(waiting) == len(names):
+                    room = 1  # the first alone
+                else:
+                    room = IN_FLIGHT - len(in_flight)
+                starting, waiting = waiting[:room], waiting[room:]
+                for name, future in [(name, pool.submit(begin, name)) for name in starting]:
+                    try:
+                        if future.result():
+                            in_flight.add(name)
+                    except AzureError as err:
+                        refusals.append(err)
+                if refusals:
+                    waiting = []
+                if not in_flight or (waiting and len(in_flight) < IN_FLIGHT and not refusals):
+                    continue
+                if time.monotonic() > deadline:
+                    raise ProviderError(
+                        f"Azure has not finished {', '.join(sorted(in_flight))} after {TIMEOUT_SECONDS // 60} "
+                        "minutes; run this again to pick up where it stopped."
+                    )
+                time.sleep(interval)
+                in_flight -= settled(in_flight)
+        if refusals:
+            raise refusals[0]
 
     def cleanup(self):
         with translated(f"deleting resource group {self.layout.group}", self.options):
             delete_group(self.clients, self.layout)
 
-    def dynamic_inventory(self):
-        return "azure_rm.yml", sample_inventory(self.cluster, self.layout.group, self.options.ssh_user)
+    def delete_cluster(self):
+        """The resource group alone: ARM deletes all it holds, machines and their disks, NICs and IPs."""
+        self.cleanup()
 
-
-def run_all(starts):
-    """Begin every long operation, then wait for all of them: ARM works on them side by side.
-
-    When beginning one fails, those already begun are still waited for (an
-    undo then deletes finished resources instead of racing their creation);
-    a KeyboardInterrupt does not wait.
-    """
-    pollers = []
-    try:
-        for start in starts:
-            pollers.append(start())
-    except Exception:
-        _settle(pollers)
-        raise
-    failures = _settle(pollers)
-    if failures:
-        raise failures[0]
-
-
-def _settle(pollers):
-    from azure.core.exceptions import AzureError
-
-    failures = []
-    for poller in pollers:
-        if poller is None:
-            continue
-        try:
-            poller.result()
-        except AzureError as err:
-            failures.append(err)
-    return failures
-
-
-def deleting(operations, group, name):
-    """A start for ``run_all`` that deletes one resource; when its whole group is gone, there is nothing to wait for."""
-
-    def start():
+    def remains(self):
+        """The machines and the resource group, while the group exists."""
         from azure.core.exceptions import ResourceNotFoundError
 
-        try:
-            return operations.begin_delete(group, name)
-        except ResourceNotFoundError:
-            return None
+        with translated(f"reading resource group {self.layout.group}", self.options):
+            try:
+                self.clients.resources.resource_groups.get(self.layout.group)
+            except ResourceNotFoundError:
+                return []
+        return [node.name for node in self.list_nodes()] + [self.layout.group]
 
-    return start
-
-
-def _listed(operations, group):
-    from azure.core.exceptions import ResourceNotFoundError
-
-    try:
-        return list(operations.list(group))
-    except ResourceNotFoundError:
-        return []
+    def dynamic_inventory(self):
+        return "azure_rm.yml", sample_inventory(self.cluster, self.layout.group, self.options.ssh_user)

@@ -39,8 +39,9 @@ def describe(err, action, options):
     message = (err.error.message if err.error else None) or err.message or ""
     if code in ("AuthorizationFailed", "LinkedAuthorizationFailed"):
         return (
-            f"Azure denied {action} (AuthorizationFailed): give the identity in use a role such as "
-            f"Contributor on subscription {options.subscription_id}, then run again."
+            f"Azure denied {action} (AuthorizationFailed): give the identity in use the Contributor role, or "
+            f"the actions the README lists under 'Azure permissions', on subscription {options.subscription_id}, "
+            "then run again."
         )
     if code == "QuotaExceeded" or (code == "OperationNotAllowed" and "quota" in message.lower()):
         return (

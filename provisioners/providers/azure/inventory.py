@@ -1,4 +1,5 @@
-"""A sample inventory for the azure.azcollection.azure_rm plugin.
+"""A sample inventory for the azure.azcollection.azure_rm plugin (2.1.0 or later:
+its public addresses are ``public_ipv4_address``, a list).
 
 It finds the same machines as the static inventory, by the same tags, and
 puts them in the same groups; useful where machines come and go outside
@@ -14,7 +15,9 @@ TEMPLATE = """\
 # `flotilla provision` for cluster {cluster}. Use it instead of hosts.yml,
 # from this directory (`flotilla inventory --path` names it), with
 #   ansible-playbook -i azure_rm.yml --private-key ssh/id_ed25519 site.yml
-# The plugin signs in as the SDKs do (AZURE_* variables, or `az login`).
+# The plugin signs in as the SDKs do (AZURE_* variables, or `az login`), and
+# needs the Python packages in the collection's requirements.txt. Each
+# expression below is a string, as ansible-core 2.19 requires.
 plugin: azure.azcollection.azure_rm
 auth_source: auto
 include_vm_resource_groups:
@@ -23,11 +26,11 @@ plain_host_names: true
 exclude_host_filters:
   - tags['{tag_cluster}'] | default('') != '{cluster}'
 {keyed_groups}hostvar_expressions:
-  ansible_host: public_ipv4_addresses | first
+  ansible_host: public_ipv4_address | first
   ansible_user: "'{ssh_user}'"
-  ansible_become: true
+  ansible_become: "true"
   flotilla_advertise_address: private_ipv4_addresses | first
-  common_set_hostname: true
+  common_set_hostname: "true"
 """
 
 

@@ -35,6 +35,7 @@ class Layout:
 
     @staticmethod
     def nic(machine):
+        """The name of the VM's network interface configuration, and of the NIC Compute makes from it."""
         return f"{machine}-nic"
 
     @staticmethod
@@ -59,9 +60,3 @@ class Layout:
     @property
     def public_asg_id(self):
         return self.id("Microsoft.Network/applicationSecurityGroups", self.public_asg)
-
-    def nic_id(self, machine):
-        return self.id("Microsoft.Network/networkInterfaces", self.nic(machine))
-
-    def public_ip_id(self, machine):
-        return self.id("Microsoft.Network/publicIPAddresses", self.public_ip(machine))

@@ -1,46 +1,18 @@
-"""A machine's three resources (public IP, NIC, VM) as ARM models, and the
-Node that a listed VM is read back as.
+"""A machine as one ARM model (the VM, its NIC and public IP defined inside
+it), and the Node that a listed VM is read back as.
 
 Every machine gets a public IP: the operator's Ansible reaches each one over
 SSH from outside the VNet, and the NSG limits port 22 to ``ssh_cidr``.
 """
 
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import PUBLIC
+
 from provisioners.providers.base import TAG_POOL, TAG_ROLE, Node
 
-
-def public_ip(options, tags):
-    from azure.mgmt.network.models import PublicIPAddress, PublicIPAddressSku
-
-    # Standard SKU addresses are static: known as soon as the IP exists, and
-    # kept across a VM's restarts, so the inventory stays right.
-    return PublicIPAddress(
-        location=options.location,
-        tags=tags,
-        sku=PublicIPAddressSku(name="Standard"),
-        public_ip_allocation_method="Static",
-    )
-
-
-def nic(options, tags, layout, request):
-    from azure.mgmt.network.models import (
-        ApplicationSecurityGroup,
-        NetworkInterface,
-        NetworkInterfaceIPConfiguration,
-        PublicIPAddress,
-        Subnet,
-    )
-
-    ip_config = NetworkInterfaceIPConfiguration(
-        name="primary",
-        primary=True,
-        subnet=Subnet(id=layout.subnet_id),
-        private_ip_allocation_method="Dynamic",
-        # Deleting the VM deletes its NIC, and the NIC's deletion this address.
-        public_ip_address=PublicIPAddress(id=layout.public_ip_id(request.name), delete_option="Delete"),
-    )
-    if request.pool == "public":
-        ip_config.application_security_groups = [ApplicationSecurityGroup(id=layout.public_asg_id)]
-    return NetworkInterface(location=options.location, tags=tags, ip_configurations=[ip_config])
+# The Microsoft.Network API version Compute uses to create the NIC and the
+# public IP that the VM's networkInterfaceConfigurations define (the newest
+# of the two Compute accepts).
+NETWORK_API_VERSION = "2022-11-01"
 
 
 def virtual_machine(options, tags, layout, request, public_key):
@@ -49,14 +21,18 @@ def virtual_machine(options, tags, layout, request, public_key):
         ImageReference,
         LinuxConfiguration,
         ManagedDiskParameters,
-        NetworkInterfaceReference,
         NetworkProfile,
         OSDisk,
         OSProfile,
+        PublicIPAddressSku,
         SshConfiguration,
         SshPublicKey,
         StorageProfile,
+        SubResource,
         VirtualMachine,
+        VirtualMachineNetworkInterfaceConfiguration,
+        VirtualMachineNetworkInterfaceIPConfiguration,
+        VirtualMachinePublicIPAddressConfiguration,
     )
 
     name = request.name
@@ -85,8 +61,38 @@ def virtual_machine(options, tags, layout, request, public_key):
                 ),
             ),
         ),
+        # One PUT makes the VM, its NIC and its public IP; deleting the VM
+        # deletes all three (and the OS disk), so nothing is left per machine.
         network_profile=NetworkProfile(
-            network_interfaces=[NetworkInterfaceReference(id=layout.nic_id(name), primary=True, delete_option="Delete")]
+            network_api_version=NETWORK_API_VERSION,
+            network_interface_configurations=[
+                VirtualMachineNetworkInterfaceConfiguration(
+                    name=layout.nic(name),
+                    tags=tags,
+                    primary=True,
+                    delete_option="Delete",
+                    ip_configurations=[
+                        VirtualMachineNetworkInterfaceIPConfiguration(
+                            name="primary",
+                            primary=True,
+                            subnet=SubResource(id=layout.subnet_id),
+                            application_security_groups=(
+                                [SubResource(id=layout.public_asg_id)] if request.pool == PUBLIC else None
+                            ),
+                            # Standard SKU addresses are static: known as soon as
+                            # the VM exists, and kept across restarts, so the
+                            # inventory stays right.
+                            public_ip_address_configuration=VirtualMachinePublicIPAddressConfiguration(
+                                name=layout.public_ip(name),
+                                tags=tags,
+                                sku=PublicIPAddressSku(name="Standard", tier="Regional"),
+                                public_ip_allocation_method="Static",
+                                delete_option="Delete",
+                            ),
+                        )
+                    ],
+                )
+            ],
         ),
     )
 

@@ -77,14 +77,16 @@ def security_rules(options, public_asg_id):
     """Inbound rules; Azure's own default rules deny whatever else comes from the Internet."""
     from azure.mgmt.network.models import ApplicationSecurityGroup, SecurityRule
 
-    def rule(name, priority, protocol, sources, ports, access="Allow", destination_asg=None):
+    def rule(name, priority, protocol, source, ports, access="Allow", destination_asg=None):
         return SecurityRule(
             name=name,
             priority=priority,
             direction="Inbound",
             access=access,
             protocol=protocol,
-            source_address_prefixes=sources,
+            # One source per rule, in the single-value field: ARM takes "*" and
+            # tags such as "Internet" only there, never in source_address_prefixes.
+            source_address_prefix=source,
             source_port_range="*",
             # A protocol without ports (Esp) takes the single range "*".
             **({"destination_port_range": "*"} if ports == ["*"] else {"destination_port_ranges": ports}),
@@ -95,23 +97,23 @@ def security_rules(options, public_asg_id):
             ),
         )
 
-    vnet = [options.vnet_cidr]
+    vnet = options.vnet_cidr
     rules = [
-        rule("ssh", 100, "Tcp", [options.ssh_cidr], ["22"]),
+        rule("ssh", 100, "Tcp", options.ssh_cidr, ["22"]),
         rule("swarm-tcp", 110, "Tcp", vnet, SWARM_TCP),
         rule("swarm-udp", 120, "Udp", vnet, SWARM_UDP),
         # Azure's default AllowVnetInBound also admits peered networks and VPN
         # gateways; this keeps the swarm's ports to the VNet's own range.
-        rule("swarm-others", 130, "*", ["*"], sorted(set(SWARM_TCP + SWARM_UDP)), access="Deny"),
+        rule("swarm-others", 130, "*", "*", sorted(set(SWARM_TCP + SWARM_UDP)), access="Deny"),
     ]
     if SWARM_ESP:
         rules += [
             rule("swarm-esp", 125, "Esp", vnet, ["*"]),
-            rule("swarm-esp-others", 135, "Esp", ["*"], ["*"], access="Deny"),
+            rule("swarm-esp-others", 135, "Esp", "*", ["*"], access="Deny"),
         ]
     if options.public_ports:
         ports = [str(port) for port in sorted(set(options.public_ports))]
-        rules.append(rule("public", 140, "Tcp", ["Internet"], ports, destination_asg=public_asg_id))
+        rules.append(rule("public", 140, "Tcp", "Internet", ports, destination_asg=public_asg_id))
     return rules
 
 

@@ -9,6 +9,7 @@ azure:
   vnet_cidr: 10.42.0.0/16
   public_ports: [80, 443]      # open from the Internet to public agents only
   ssh_user: flotilla           # Azure refuses "root" as the admin user
+  polling_interval: 10         # seconds between reads while operations run
 """
 
 import dataclasses
@@ -34,8 +35,9 @@ class AzureOptions:
     vnet_cidr: str = "10.42.0.0/16"
     public_ports: list = dataclasses.field(default_factory=lambda: [80, 443])
     ssh_user: str = "flotilla"
-    # Seconds between polls of a long operation; None keeps the SDK's default.
-    polling_interval: int | None = None
+    # Seconds between polls of long operations (and reads of the machine
+    # list while they run); None keeps the defaults (the SDK's; 10 s).
+    polling_interval: float | None = None
 
     def __post_init__(self):
         if not isinstance(self.subscription_id, str) or not self.subscription_id.strip():
@@ -54,8 +56,8 @@ class AzureOptions:
                 f"ssh_user {user!r} is not accepted by Azure: use lower-case letters, digits, '_' and '-', "
                 f"and none of {', '.join(sorted(_RESERVED_USERS))}."
             )
-        if self.polling_interval is not None and not (_whole(self.polling_interval) and self.polling_interval >= 0):
-            raise ValueError(f"polling_interval must be a whole number of seconds, not {self.polling_interval!r}.")
+        if self.polling_interval is not None and not (_number(self.polling_interval) and self.polling_interval >= 0):
+            raise ValueError(f"polling_interval must be a number of seconds, 0 or more, not {self.polling_interval!r}.")
 
     @property
     def image_reference(self):
@@ -63,5 +65,5 @@ class AzureOptions:
         return {"publisher": publisher, "offer": offer, "sku": sku, "version": version}
 
 
-def _whole(value):
-    return isinstance(value, int) and not isinstance(value, bool)
+def _number(value):
+    return isinstance(value, int | float) and not isinstance(value, bool)

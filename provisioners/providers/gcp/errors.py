@@ -96,8 +96,9 @@ def describe(error, project):
         return f"GCP did not accept the credentials ({message}): {CREDENTIALS_HINT}."
     if isinstance(error, exceptions.Forbidden | exceptions.PermissionDenied):
         return (
-            f"GCP denied access in project {project} ({message}): grant the account the "
-            "Compute Admin role (roles/compute.admin), then run the same command again."
+            f"GCP denied access in project {project} ({message}): grant the account the roles "
+            "roles/compute.instanceAdmin.v1, roles/compute.networkAdmin and roles/compute.securityAdmin "
+            "(README: Google Cloud permissions), then run the same command again."
         )
     return f"GCP answered {error.code} in project {project} ({message}); fix what it names and run again."
 

@@ -29,7 +29,9 @@ hostnames:
 compose:
   ansible_host: networkInterfaces[0].accessConfigs[0].natIP | default(networkInterfaces[0].networkIP)
   ansible_user: "'{ssh_user}'"
-  ansible_become: true
+  # compose values are expressions: a YAML bool here is dropped (ansible-core
+  # 2.19 wants a string), and the roles would run without root.
+  ansible_become: "true"
   flotilla_advertise_address: networkInterfaces[0].networkIP
   common_set_hostname: true
 {keyed_groups}"""

@@ -6,6 +6,8 @@ instances' labels. Each is looked up by name before it is made, so that a
 re-run converges; a rule that differs from the spec is updated in place.
 """
 
+import functools
+
 from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import SWARM_TRAFFIC
 
 from provisioners.providers.base import MANAGED_BY, TAG_CLUSTER, TAG_MANAGED_BY
@@ -84,7 +86,7 @@ class ClusterNetwork:
                 project=api.project, region=region, subnetwork_resource=subnetwork, retry=api.retry
             )
             api.wait([insert])
-        api.wait([self._ensure_rule(rule) for rule in self._rules()])
+        api.run([functools.partial(self._ensure_rule, rule) for rule in self._rules()])
         # An earlier spec may have had public ports that this one no longer has.
         public_rule = f"{self.prefix}-public"
         if not self.options.public_ports and api.if_exists(api.firewalls.get, firewall=public_rule):
@@ -149,7 +151,8 @@ class ClusterNetwork:
         """Delete the rules, the subnetwork, then the network: each needs the next."""
         api = self.api
         rules = [f"{self.prefix}-{suffix}" for suffix in ("ssh", "swarm", "public")]
-        api.wait([api.if_exists(api.firewalls.delete, firewall=name) for name in rules], missing_ok=True)
+        deletes = [functools.partial(api.if_exists, api.firewalls.delete, firewall=name) for name in rules]
+        api.run(deletes, missing_ok=True)
         api.wait(
             [api.if_exists(api.subnetworks.delete, region=self.options.region, subnetwork=self.subnetwork_name)],
             missing_ok=True,
