@@ -26,6 +26,7 @@ import docker
 
 from .definition import DefinitionError, parse_app, to_data
 from .deploy import Apps
+from .placement import PlacementError
 
 _ROUTE = re.compile(r"^/v1/apps(?:/(?P<id>[^/]+)(?:/(?P<action>scale|rollback))?)?/?$")
 
@@ -122,7 +123,10 @@ class Handler(BaseHTTPRequestHandler):
             raise _Problem(HTTPStatus.BAD_REQUEST, "the definition cannot be deployed", err.problems) from err
         if app.id != app_id:
             raise _Problem(HTTPStatus.BAD_REQUEST, f"the definition's id {app.id} is not {app_id}")
-        deployment = self.apps.deploy(app)
+        try:
+            deployment = self.apps.deploy(app)
+        except PlacementError as err:
+            raise _Problem(HTTPStatus.CONFLICT, str(err)) from err
         status = HTTPStatus.CREATED if deployment.change == "created" else HTTPStatus.OK
         return status, dataclasses.asdict(deployment)
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import docker
 
 from .definition import parse_app
-from .service import APP_LABEL, APPS_NETWORK, DEFINITION_LABEL, VERSION_LABEL, service_spec
+from .placement import Node, PlacementError, choose_node, home_problem, waiting_reason
+from .service import APP_LABEL, APPS_NETWORK, DEFINITION_LABEL, NODE_LABEL, VERSION_LABEL, service_spec
 
 # The update states in which a deployment has given up on its new version.
 ROLLED_BACK = ("rollback_started", "rollback_paused", "rollback_completed")
@@ -47,6 +48,7 @@ class AppState:
     nodes: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)  # why each waiting task waits
     deployment: str = "completed"  # the swarm's update state
+    home: str | None = None  # a resident app's node, where its volume lives
 
     @property
     def healthy(self):
@@ -83,13 +85,35 @@ class Apps:
         found = self.api.services(filters={"name": app_id, "label": APP_LABEL})
         return next((service for service in found if service["Spec"]["Name"] == app_id), None)
 
-    def deploy(self, app, node=None):
+    def nodes(self):
+        """Every node of the swarm, with the number of tasks it is asked to run."""
+        tasks = {}
+        for task in self.api.tasks(filters={"desired-state": "running"}):
+            tasks[task.get("NodeID")] = tasks.get(task.get("NodeID"), 0) + 1
+        return [Node.from_swarm(node, tasks.get(node["ID"], 0)) for node in self.api.nodes()]
+
+    def home(self, app, current):
+        """The node a resident app lives on: the one its service already names
+        (whichever master deployed it, whatever changed since), or, on its
+        first deployment, the node chosen for its volume. PlacementError when
+        there is none, or when the definition now excludes it."""
+        home = (current or {}).get("Spec", {}).get("Labels", {}).get(NODE_LABEL)
+        if home is None:
+            return choose_node(app, self.nodes())
+        problem = home_problem(app, home, self.nodes())
+        if problem:
+            raise PlacementError(problem)
+        return home
+
+    def deploy(self, app):
         """Create or update the service of ``app``; unchanged when the swarm
-        already runs this exact definition."""
+        already runs this exact definition. PlacementError, before anything
+        changes, when a resident app has no node to live on."""
+        current = self._service(app.id)
+        node = self.home(app, current) if app.resident else None
         self.ensure_network()
         spec = service_spec(app, node=node)
         version = spec["Labels"][VERSION_LABEL]
-        current = self._service(app.id)
         if current is None:
             self.api.create_service(**_spec_arguments(spec))
             return Deployment(app.id, version, "created")
@@ -113,14 +137,22 @@ class Apps:
             labels.get(VERSION_LABEL, ""),
             service["Spec"]["Mode"].get("Replicated", {}).get("Replicas", 0),
             deployment=service.get("UpdateStatus", {}).get("State", "completed"),
+            home=labels.get(NODE_LABEL),
         )
+        nodes = app = None
         for task in self.api.tasks(filters={"service": service["ID"], "desired-state": "running"}):
             status = task["Status"]
             if status["State"] == "running":
                 state.running += 1
                 state.nodes.append(self._hostname(task["NodeID"]))
-            else:
-                state.pending.append(f"{status['State']}: {status.get('Err') or status.get('Message', '')}")
+                continue
+            error = status.get("Err") or status.get("Message", "")
+            if status["State"] == "pending":
+                # The nodes are read only when a task waits, to say why.
+                if nodes is None:
+                    nodes, app = self.nodes(), parse_app(json.loads(labels[DEFINITION_LABEL]))
+                error = waiting_reason(app, error, nodes, home=state.home)
+            state.pending.append(f"{status['State']}: {error}")
         state.nodes.sort()
         return state
 

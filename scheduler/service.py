@@ -23,6 +23,9 @@ from .definition import App, to_data
 APP_LABEL = "flotilla.app"
 VERSION_LABEL = "flotilla.version"
 DEFINITION_LABEL = "flotilla.definition"
+# A resident app's node: where its volume lives, chosen at its first
+# deployment and kept by every later one.
+NODE_LABEL = "flotilla.node"
 # The attachable overlay network every app joins, where each finds the
 # others by name (`<id>`, `tasks.<id>`).
 APPS_NETWORK = "flotilla-apps"
@@ -142,7 +145,7 @@ def service_spec(app: App, node=None):
         placement["Preferences"] = [{"Spread": {"SpreadDescriptor": f"node.labels.{app.placement.spread}"}}]
     spec = {
         "Name": app.id,
-        "Labels": {APP_LABEL: app.id, DEFINITION_LABEL: definition_json(app)},
+        "Labels": {APP_LABEL: app.id, DEFINITION_LABEL: definition_json(app), **({NODE_LABEL: node} if node else {})},
         "TaskTemplate": {
             "ContainerSpec": container,
             "Resources": resources,

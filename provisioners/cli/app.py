@@ -67,6 +67,8 @@ def show(app_id, spec_file, name, provider):
     answer = _api(spec_file, name, provider).call("GET", f"/v1/apps/{app_id}")
     state = answer["state"]
     click.echo(f"{app_id}: {state['running']} of {state['desired']} running, deployment {state['deployment']}")
+    if state.get("home"):
+        click.echo(f"  resident on {state['home']}: its volume lives there, and it never moves")
     for node in state["nodes"]:
         click.echo(f"  running on {node}")
     for reason in state["pending"]:

@@ -8,6 +8,7 @@ from scheduler.definition import parse_app
 from scheduler.service import (
     APPS_NETWORK,
     DEFINITION_LABEL,
+    NODE_LABEL,
     PROBE,
     VERSION_LABEL,
     service_spec,
@@ -85,6 +86,7 @@ def test_a_resident_app_is_replaced_in_place_on_its_node_with_its_volume():
     spec = service_spec(resident, node="agent-2")
     assert spec["UpdateConfig"]["Order"] == "stop-first" and spec["UpdateConfig"]["Parallelism"] == 1
     assert "node.hostname==agent-2" in spec["TaskTemplate"]["Placement"]["Constraints"]
+    assert spec["Labels"][NODE_LABEL] == "agent-2"
     assert {"Type": "volume", "Source": "web-data", "Target": "/data"} in spec["TaskTemplate"]["ContainerSpec"][
         "Mounts"
     ]

@@ -1,0 +1,67 @@
+"""Where a resident app lives, and why a task waits, from descriptions of the nodes."""
+
+import pytest
+
+from scheduler.definition import parse_app
+from scheduler.placement import Node, PlacementError, choose_node, home_problem, waiting_reason
+
+IMAGE = "registry.flotilla:5000/db:1"
+VOLUME = {"name": "db-data", "path": "/data"}
+
+
+def app(**fields):
+    return parse_app({"id": "db", "image": IMAGE, "volume": VOLUME, **fields})
+
+
+def agent(hostname, pool="private", tasks=0, **fields):
+    labels = {"flotilla.pool": pool, **fields.pop("labels", {})}
+    return Node(hostname, labels=labels, tasks=tasks, mem=1024, cpus=2, **fields)
+
+
+MASTER = Node("master-1", availability="drain", labels={"flotilla.pool": "private"}, mem=1024, cpus=2)
+
+
+def test_the_node_running_fewest_tasks_is_chosen_then_by_name():
+    nodes = [MASTER, agent("agent-2", tasks=3), agent("agent-1", tasks=1), agent("agent-3", tasks=1)]
+    assert choose_node(app(), nodes) == "agent-1"
+
+
+def test_only_ready_active_nodes_of_its_pool_with_its_labels_are_chosen():
+    nodes = [
+        MASTER,
+        agent("agent-1", state="down"),
+        agent("agent-2", labels={"zone": "b"}),
+        agent("agent-3", availability="pause"),
+        agent("public-1", pool="public"),
+        agent("agent-4", tasks=9, labels={"zone": "a"}),
+    ]
+    assert choose_node(app(placement={"equals": {"zone": "a"}}), nodes) == "agent-4"
+    assert choose_node(app(placement={"pool": "public"}), nodes) == "public-1"
+
+
+def test_when_no_node_fits_each_node_says_why():
+    nodes = [MASTER, agent("agent-1", availability="drain"), agent("public-1", pool="public")]
+    with pytest.raises(PlacementError) as refused:
+        choose_node(app(placement={"not_equals": {"disk": "hdd"}}), [*nodes, agent("agent-2", labels={"disk": "hdd"})])
+    assert str(refused.value) == (
+        "db: no node can hold its volume (agent-1 is drained; agent-2 has disk=hdd; "
+        "master-1 is drained; public-1 is not in pool private (pool public))."
+    )
+
+
+def test_a_home_that_no_longer_fits_the_definition_is_refused_but_a_drained_one_is_not():
+    nodes = [agent("agent-1", availability="drain"), agent("public-1", pool="public")]
+    assert home_problem(app(), "agent-1", nodes) is None
+    assert "agent-1, which is not in pool public" in home_problem(app(placement={"pool": "public"}), "agent-1", nodes)
+    assert "agent-9, which has left the swarm" in home_problem(app(), "agent-9", nodes)
+
+
+def test_a_resident_app_waits_for_its_drained_or_down_node():
+    nodes = [agent("agent-1", availability="drain"), agent("agent-2", state="down")]
+    error = "no suitable node (1 node not available for new tasks; scheduling constraints not satisfied on 2 nodes)"
+    assert waiting_reason(app(), error, nodes, home="agent-1") == (
+        "its node agent-1, where its volume lives, is drained: a resident app waits for its node and is never moved"
+    )
+    assert waiting_reason(app(), error, nodes, home="agent-2").startswith(
+        "its node agent-2, where its volume lives, is down"
+    )
