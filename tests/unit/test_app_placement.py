@@ -3,7 +3,9 @@
 import pytest
 
 from scheduler.definition import parse_app
+from scheduler.deploy import Apps
 from scheduler.placement import Node, PlacementError, choose_node, home_problem, waiting_reason
+from scheduler.service import NODE_LABEL
 
 IMAGE = "registry.flotilla:5000/db:1"
 VOLUME = {"name": "db-data", "path": "/data"}
@@ -65,3 +67,71 @@ def test_a_resident_app_waits_for_its_drained_or_down_node():
     assert waiting_reason(app(), error, nodes, home="agent-2").startswith(
         "its node agent-2, where its volume lives, is down"
     )
+
+
+class FakeSwarm:
+    """The Engine API calls Apps makes to deploy, over a swarm of nodes and
+    the services created in it."""
+
+    def __init__(self, nodes):
+        self.nodes_ = nodes
+        self.services_ = {}
+
+    def nodes(self):
+        return [
+            {
+                "ID": f"id-{node.hostname}",
+                "Description": {"Hostname": node.hostname, "Resources": {}},
+                "Status": {"State": node.state},
+                "Spec": {"Availability": node.availability, "Labels": node.labels},
+            }
+            for node in self.nodes_
+        ]
+
+    def tasks(self, filters):
+        return [{"NodeID": f"id-{node.hostname}"} for node in self.nodes_ for _ in range(node.tasks)]
+
+    def networks(self, names):
+        return [{"Name": name} for name in names]
+
+    def services(self, filters):
+        return [service for service in self.services_.values() if service["Spec"]["Name"] == filters["name"]]
+
+    def create_service(self, name, labels, task_template, **spec):
+        self.services_[name] = {"ID": name, "Version": {"Index": 1}, "Spec": {"Name": name, "Labels": labels}}
+        self.services_[name]["Spec"]["TaskTemplate"] = task_template
+
+    def update_service(self, service_id, version, name, labels, task_template, **spec):
+        self.create_service(name, labels, task_template)
+
+
+def constraints_of(swarm, name):
+    return swarm.services_[name]["Spec"]["TaskTemplate"]["Placement"]["Constraints"]
+
+
+def test_a_resident_app_stays_on_the_node_chosen_first_through_every_later_deployment():
+    swarm = FakeSwarm([agent("agent-1", tasks=2), agent("agent-2", tasks=1)])
+    apps = Apps(swarm)
+    assert apps.deploy(app()).change == "created"
+    assert "node.hostname==agent-2" in constraints_of(swarm, "db")
+    # agent-1 is now the emptier node: a changed definition still stays.
+    swarm.nodes_ = [agent("agent-1"), agent("agent-2", tasks=5)]
+    assert Apps(swarm).deploy(app(env={"V": "2"})).change == "updated"
+    assert "node.hostname==agent-2" in constraints_of(swarm, "db")
+    assert swarm.services_["db"]["Spec"]["Labels"][NODE_LABEL] == "agent-2"
+
+
+def test_a_definition_that_would_exclude_its_node_is_refused_before_anything_changes():
+    swarm = FakeSwarm([agent("agent-1"), agent("public-1", pool="public")])
+    Apps(swarm).deploy(app())
+    before = swarm.services_["db"]
+    with pytest.raises(PlacementError, match="its volume is on agent-1, which is not in pool public"):
+        Apps(swarm).deploy(app(placement={"pool": "public"}))
+    assert swarm.services_["db"] is before
+
+
+def test_no_node_for_a_new_resident_app_creates_nothing():
+    swarm = FakeSwarm([agent("agent-1", availability="drain")])
+    with pytest.raises(PlacementError, match=r"agent-1 is drained"):
+        Apps(swarm).deploy(app())
+    assert swarm.services_ == {}
