@@ -143,8 +143,12 @@ def waiting_reason(app, error, nodes, home=None):
                 "at most one instance per node (placement.unique), and every node that fits already runs one"
             )
         elif _UNAVAILABLE in part:
-            unavailable = sorted(node.hostname for node in nodes if availability_misfits(node))
-            reasons.append(f"drained or down: {', '.join(unavailable)}" if unavailable else part)
+            # Only those the app could use: masters are always drained.
+            unavailable = sorted(
+                node.hostname for node in nodes if availability_misfits(node) and not label_misfits(app, node)
+            )
+            if unavailable:
+                reasons.append(f"drained or down: {', '.join(unavailable)}")
         elif part:
             reasons.append(part)
     return f"no node can run it: {'; '.join(reasons)} (the swarm: {error})"
@@ -169,11 +173,13 @@ def _constraints_reason(app, nodes, home):
     said = []
     for rule, fits in rules:
         left_out = sorted(node.hostname for node in active if not fits(node))
-        if left_out and len(left_out) < len(active):
-            said.append(f"{rule} leaves out {', '.join(left_out)}")
-        elif left_out:
+        if not any(fits(node) for node in nodes):
             said.append(f"no node has {rule}")
-    return "no node matches the placement" + (f" ({'; '.join(said)})" if said else "")
+        elif left_out:
+            said.append(f"{rule} leaves out {', '.join(left_out)}")
+    matching = sorted(node.hostname for node in active if all(fits(node) for _, fits in rules))
+    found = f"the placement fits only {', '.join(matching)}" if matching else "no node matches the placement"
+    return found + (f" ({'; '.join(said)})" if said else "")
 
 
 def _resources_reason(app, nodes):

@@ -135,3 +135,52 @@ def test_no_node_for_a_new_resident_app_creates_nothing():
     with pytest.raises(PlacementError, match=r"agent-1 is drained"):
         Apps(swarm).deploy(app())
     assert swarm.services_ == {}
+
+
+# The swarm's task errors, as Docker 20.10 wrote them on the platform cluster
+# (3 drained masters, 2 private agents, 1 public agent).
+NODES = [
+    *(Node(f"master-{n}", availability="drain", mem=24105, cpus=2) for n in (1, 2, 3)),
+    agent("agent-1", tasks=1),
+    agent("agent-2", tasks=1),
+    agent("public-1", pool="public"),
+]
+UNIQUE = (
+    "no suitable node (3 nodes not available for new tasks; max replicas per node limit exceed; "
+    "scheduling constraints not satisfied on 1 node)"
+)
+MEMORY = "no suitable node (3 nodes not available for new tasks; insufficient resources on 3 nodes)"
+LABELS = "no suitable node (3 nodes not available for new tasks; scheduling constraints not satisfied on 3 nodes)"
+
+
+def stateless(**fields):
+    return parse_app({"id": "web", "image": IMAGE, **fields})
+
+
+def test_unique_per_node_says_every_node_that_fits_runs_one_and_which_nodes_fit():
+    assert waiting_reason(stateless(instances=3, placement={"unique": True}), UNIQUE, NODES) == (
+        "no node can run it: at most one instance per node (placement.unique), "
+        "and every node that fits already runs one; the placement fits only agent-1, agent-2 "
+        f"(pool private leaves out public-1) (the swarm: {UNIQUE})"
+    )
+
+
+def test_a_reservation_too_large_says_how_much_and_how_large_the_nodes_are():
+    assert waiting_reason(stateless(mem=1048576), MEMORY, NODES) == (
+        "no node can run it: not enough memory or CPU free: it reserves 1048576 MiB and 0.1 CPUs; "
+        f"the largest node it may use has 1024 MiB and 2 CPUs (the swarm: {MEMORY})"
+    )
+
+
+def test_a_label_no_node_has_is_named():
+    reason = waiting_reason(stateless(placement={"equals": {"zone": "a"}}), LABELS, NODES)
+    assert reason.startswith("no node can run it: no node matches the placement (pool private leaves out public-1; ")
+    assert "no node has zone=a)" in reason
+
+
+def test_drained_nodes_the_app_could_use_are_named_and_masters_are_not():
+    drained = [*NODES[:3], agent("agent-1", availability="drain"), NODES[5]]
+    error = "no suitable node (4 nodes not available for new tasks; scheduling constraints not satisfied on 1 node)"
+    assert waiting_reason(stateless(), error, drained).startswith(
+        "no node can run it: drained or down: agent-1; no node matches the placement (pool private leaves out public-1)"
+    )
