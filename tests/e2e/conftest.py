@@ -153,8 +153,8 @@ class Machines:
         assert {m["state"] for m in members.values()} == {"ready"}
         return members
 
-    def site(self):
-        return cluster.runner.run_playbook(self.workspace.inventory_file, "playbooks/site.yml")
+    def site(self, extravars=None):
+        return cluster.runner.run_playbook(self.workspace.inventory_file, "playbooks/site.yml", extravars)
 
 
 class Platform:
