@@ -7,16 +7,18 @@ data in a volume) through a master's or an agent's own engine; what
 
 import io
 import json
+import subprocess
 import tarfile
 import time
 
 import pytest
 import yaml
 
-STORE_IMAGE = "localhost:5000/flotilla-e2e/store:1"
-# Debian's static busybox alone; the app's command says what it runs. The
-# tag names a registry no node has, so the swarm runs the copy each agent
-# was given (a failed pull is only logged, as Docker 20.10 does).
+from tests.e2e.conftest import flotilla
+
+# The images' tags name a registry no node has, so the swarm runs the copy
+# each agent was given (a failed pull is only logged, as Docker 20.10 does).
+SLEEPER_IMAGE = "localhost:5000/flotilla-e2e/sleeper:1"
 DOCKERFILE = b"FROM scratch\nCOPY busybox /bin/busybox\n"
 SLEEPER = ["/bin/busybox", "sleep", "86400"]
 
@@ -31,9 +33,23 @@ def master(platform):
     return sorted(platform.machines.inventory_groups()["masters"])[0]
 
 
+def load(platform, docker_client, ref, hosts):
+    """``ref`` from the host's engine into each of ``hosts``' (no registry is reachable)."""
+    tarball = b"".join(docker_client.images.get(ref).save(named=True))
+    for host in hosts:
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            info = tarfile.TarInfo("image.tar")
+            info.size = len(tarball)
+            tar.addfile(info, io.BytesIO(tarball))
+        docker_client.containers.get(host).put_archive("/tmp", archive.getvalue())
+        platform.machines.exec(host, "docker", "load", "-i", "/tmp/image.tar")
+        platform.machines.exec(host, "rm", "/tmp/image.tar")
+
+
 @pytest.fixture(scope="module")
-def store_image(platform, docker_client, private_agents):
-    """The image on every private agent (loaded, as no registry is reachable)."""
+def sleeper_image(platform, docker_client, private_agents):
+    """Debian's static busybox alone, on every private agent."""
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
         info = tarfile.TarInfo("Dockerfile")
@@ -41,21 +57,40 @@ def store_image(platform, docker_client, private_agents):
         tar.addfile(info, io.BytesIO(DOCKERFILE))
         tar.add("/bin/busybox", arcname="busybox")
     context.seek(0)
-    docker_client.images.build(fileobj=context, custom_context=True, tag=STORE_IMAGE, rm=True)
-    tarball = b"".join(docker_client.images.get(STORE_IMAGE).save(named=True))
-    for host in private_agents:
-        archive = io.BytesIO()
-        with tarfile.open(fileobj=archive, mode="w") as tar:
-            info = tarfile.TarInfo("store.tar")
-            info.size = len(tarball)
-            tar.addfile(info, io.BytesIO(tarball))
-        docker_client.containers.get(host).put_archive("/tmp", archive.getvalue())
-        platform.machines.exec(host, "docker", "load", "-i", "/tmp/store.tar")
-    return STORE_IMAGE
+    docker_client.images.build(fileobj=context, custom_context=True, tag=SLEEPER_IMAGE, rm=True)
+    load(platform, docker_client, SLEEPER_IMAGE, private_agents)
+    return SLEEPER_IMAGE
+
+
+@pytest.fixture(scope="module")
+def redis_image(platform, docker_client, private_agents):
+    """Flotilla's redis (images/redis), built by `flotilla image build`, on every private agent."""
+    result = flotilla("image", "build", "redis")
+    assert result.returncode == 0, result.stderr
+    ref = f"localhost:5000/{result.stdout.strip()}"
+    docker_client.images.get(result.stdout.strip()).tag(ref)
+    load(platform, docker_client, ref, private_agents)
+    return ref
 
 
 @pytest.fixture
-def apps(platform):
+def volumes(platform):
+    """(node, volume) a test's apps made, removed once the apps are (the
+    engine frees a volume only when the container that used it is gone)."""
+    made = []
+    yield made
+    for node, name in made:
+        wait_for(f"{name} removed on {node}", lambda node=node, name=name: _remove_volume(platform, node, name), 60)
+
+
+def _remove_volume(platform, node, name):
+    # Refused while a container still holds it: asked again until it is gone.
+    subprocess.run(["docker", "exec", node, "docker", "volume", "rm", "-f", name], capture_output=True, check=False)
+    return not platform.machines.exec(node, "docker", "volume", "ls", "-q", "--filter", f"name=^{name}$").strip()
+
+
+@pytest.fixture
+def apps(platform, volumes):
     """Ids of the apps a test deploys, removed after it (and read back gone)."""
     deployed = []
     yield deployed
@@ -116,13 +151,13 @@ def deploy(platform, tmp_path, definition, timeout=180):
 
 
 def test_unique_per_node_on_two_agents_runs_two_and_says_why_the_third_waits(
-    platform, master, private_agents, store_image, apps
+    platform, master, private_agents, sleeper_image, apps
 ):
     apps.append("unique3")
     platform.api().call(
         "PUT",
         "/v1/apps/unique3",
-        {"id": "unique3", "image": store_image, "command": SLEEPER, "instances": 3, "placement": {"unique": True}},
+        {"id": "unique3", "image": sleeper_image, "command": SLEEPER, "instances": 3, "placement": {"unique": True}},
     )
 
     def two_running_one_pending():
@@ -139,10 +174,10 @@ def test_unique_per_node_on_two_agents_runs_two_and_says_why_the_third_waits(
     assert "at most one instance per node (placement.unique), and every node that fits already runs one" in said
 
 
-def test_an_app_reserving_more_memory_than_any_agent_has_waits_and_says_so(platform, master, store_image, apps):
+def test_an_app_reserving_more_memory_than_any_agent_has_waits_and_says_so(platform, master, sleeper_image, apps):
     apps.append("toobig")
     platform.api().call(
-        "PUT", "/v1/apps/toobig", {"id": "toobig", "image": store_image, "command": SLEEPER, "mem": 1024 * 1024}
+        "PUT", "/v1/apps/toobig", {"id": "toobig", "image": sleeper_image, "command": SLEEPER, "mem": 1024 * 1024}
     )
     tasks = wait_for(
         "a pending task", lambda: [t for t in current_tasks(platform, master, "toobig") if t["state"] == "pending"]
@@ -165,24 +200,29 @@ def store_container(platform, node):
     )
 
 
-def test_a_resident_app_keeps_its_data_and_its_node(platform, master, private_agents, store_image, apps, tmp_path):
+def redis(platform, node, *command):
+    return platform.machines.exec(node, "docker", "exec", store_container(platform, node), "redis-cli", *command)
+
+
+def test_a_resident_app_keeps_its_data_and_its_node(
+    platform, master, private_agents, redis_image, apps, volumes, tmp_path
+):
     apps.append("store")
     definition = {
         "id": "store",
-        "image": store_image,
-        "command": SLEEPER,
+        "image": redis_image,
         "volume": {"name": "store-data", "path": "/data"},
+        "health": {"tcp": True, "port": 6379, "grace": 5, "interval": 2, "timeout": 2, "retries": 2},
     }
     result = deploy(platform, tmp_path, definition)
     assert result.returncode == 0, result.stderr
     home = platform.api().call("GET", "/v1/apps/store")["state"]["home"]
     assert home in private_agents
+    volumes.append((home, "store-data"))
     other = next(agent for agent in private_agents if agent != home)
-    platform.machines.exec(
-        home, "docker", "exec", store_container(platform, home), "/bin/busybox", "sh", "-c", "echo kept > /data/proof"
-    )
+    assert redis(platform, home, "SET", "proof", "kept") == "OK\n"
 
-    # Its task killed: the swarm starts another, on its node.
+    # Its task's container killed: the swarm starts another, on its node.
     killed = store_container(platform, home)
     platform.machines.exec(home, "docker", "kill", killed)
     wait_for("a new container", lambda: store_container(platform, home) != killed)
@@ -195,13 +235,10 @@ def test_a_resident_app_keeps_its_data_and_its_node(platform, master, private_ag
     # A changed definition: replaced in place, stop-first.
     result = deploy(platform, tmp_path, {**definition, "env": {"STORE_VERSION": "2"}})
     assert result.returncode == 0, result.stderr
-    assert "updated" in result.stdout
-    data = platform.machines.exec(
-        home, "docker", "exec", store_container(platform, home), "/bin/busybox", "cat", "/data/proof"
-    )
-    assert data == "kept\n"
+    assert "store: updated" in result.stdout
+    assert redis(platform, home, "GET", "proof") == "kept\n"
 
-    # Draining the other agent does not move it.
+    # Draining the other private agent does not move it.
     running = [t["id"] for t in current_tasks(platform, master, "store") if t["state"] == "running"]
     try:
         platform.machines.exec(master, "docker", "node", "update", "--availability", "drain", other)
@@ -217,10 +254,12 @@ def test_a_resident_app_keeps_its_data_and_its_node(platform, master, private_ag
             "the store waiting",
             lambda: [t["state"] for t in current_tasks(platform, master, "store")] == ["pending"],
         )
+        time.sleep(5)
+        assert [t["state"] for t in current_tasks(platform, master, "store")] == ["pending"]
         assert f"its node {home}, where its volume lives, is drained" in show(platform, "store")
     finally:
         platform.machines.exec(master, "docker", "node", "update", "--availability", "active", home)
-    wait_for("the store back on its node", lambda: store_container(platform, home))
+    assert wait_for("the data back", lambda: redis(platform, home, "GET", "proof")) == "kept\n"
 
     tasks = swarm_tasks(platform, master, "store")
     assert {task["node"] for task in tasks} <= {home, ""}, f"the store ran elsewhere: {tasks}"
