@@ -35,7 +35,7 @@ def master(platform):
 
 def load(platform, docker_client, ref, hosts):
     """``ref`` from the host's engine into each of ``hosts``' (no registry is reachable)."""
-    tarball = b"".join(docker_client.images.get(ref).save(named=True))
+    tarball = b"".join(docker_client.images.get(ref).save(named=ref))
     for host in hosts:
         archive = io.BytesIO()
         with tarfile.open(fileobj=archive, mode="w") as tar:
@@ -261,6 +261,10 @@ def test_a_resident_app_keeps_its_data_and_its_node(
         platform.machines.exec(master, "docker", "node", "update", "--availability", "active", home)
     assert wait_for("the data back", lambda: redis(platform, home, "GET", "proof")) == "kept\n"
 
+    # Healthy again (a task is "starting" until its check passes), on its node only.
+    wait_for(
+        "the store healthy",
+        lambda: [t["node"] for t in current_tasks(platform, master, "store") if t["state"] == "running"] == [home],
+    )
     tasks = swarm_tasks(platform, master, "store")
     assert {task["node"] for task in tasks} <= {home, ""}, f"the store ran elsewhere: {tasks}"
-    assert [task["node"] for task in tasks if task["state"] == "running"] == [home]
