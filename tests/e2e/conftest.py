@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,7 +29,12 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="session", autouse=True)
 def inventories(tmp_path_factory):
-    path = tmp_path_factory.mktemp("inventories")
+    # A cluster kept between runs keeps its files (its SSH key) too.
+    if os.environ.get("FLOTILLA_E2E_KEEP") == "1":
+        path = Path(tempfile.gettempdir()) / "flotilla-e2e-kept"
+        path.mkdir(exist_ok=True)
+    else:
+        path = tmp_path_factory.mktemp("inventories")
     previous = os.environ.get("FLOTILLA_INVENTORIES")
     os.environ["FLOTILLA_INVENTORIES"] = str(path)
     yield path
