@@ -115,7 +115,12 @@ def test_push_refuses_what_it_cannot_push(platform, image):
 
 
 def secrets(platform):
-    return {"registry password": password(platform), "API token": (credentials(platform) / "api-token").read_text()}
+    basic = base64.b64encode(f"{USER}:{password(platform)}".encode()).decode()
+    return {
+        "registry password": password(platform),
+        "registry password, as a Docker config holds it": basic,
+        "API token": (credentials(platform) / "api-token").read_text(),
+    }
 
 
 def assert_no_secret(platform, output):
@@ -167,13 +172,15 @@ def tasks_on(platform, app_id):
 
 def test_node_added_by_scale_pulls_from_the_registry(platform, image, tmp_path):
     """The issue's test 9: a new agent, with no image of its own, runs an app
-    whose image comes from the registry."""
+    whose image comes from the registry; then the cluster is as it was."""
     reference = pushed(platform)
-    new = f"{platform.name}-agent-3"
+    before = {c.name for c in platform.machines.containers()}
+    agents = len(platform.machines.inventory_groups()["agents_private"])
     app_id = "registry-pull"
     try:
-        scaled = platform.run("scale", "--agents", "3")
+        scaled = platform.run("scale", "--agents", str(agents + 1))
         assert scaled.returncode == 0, scaled.stdout[-3000:] + scaled.stderr[-3000:]
+        (new,) = {c.name for c in platform.machines.containers()} - before
         assert platform.machines.exec(new, "docker", "images", "--quiet") == ""
 
         definition = tmp_path / "app.yml"
@@ -198,11 +205,11 @@ def test_node_added_by_scale_pulls_from_the_registry(platform, image, tmp_path):
         ]
     finally:
         platform.run("app", "remove", app_id)
-        if new in {c.name for c in platform.machines.containers()}:
-            removed = platform.run("remove", new)
+        for added in {c.name for c in platform.machines.containers()} - before:
+            removed = platform.run("remove", added)
             assert removed.returncode == 0, removed.stdout[-3000:] + removed.stderr[-3000:]
-    # The cluster as it was: no app, no third agent.
+    # The cluster as it was: no app, no new agent.
     master = f"{platform.name}-master-1"
     assert app_id not in platform.machines.exec(master, "docker", "service", "ls", "--format", "{{.Name}}").split()
-    assert new not in platform.machines.members(through=master)
-    assert new not in {c.name for c in platform.machines.containers()}
+    assert set(platform.machines.members(through=master)) == before
+    assert {c.name for c in platform.machines.containers()} == before
