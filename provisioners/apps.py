@@ -26,7 +26,12 @@ from provisioners.errors import FlotillaError
 from provisioners.providers.baremetal import read_inventory
 
 ROUTER_PORT = 8443
-CREDENTIALS = "credentials"  # beside the inventory, as the scheduler role keeps them
+CREDENTIALS = "credentials"
+# What nginx answers itself when the scheduler behind it does not: every
+# master's scheduler is the same, so the next master is asked instead. A
+# request it may have half-done is safe to repeat: a deploy of the same
+# definition is "unchanged".
+ROUTER_ONLY = (502, 503, 504)  # beside the inventory, as the scheduler role keeps them
 
 
 class APIError(FlotillaError):
@@ -63,11 +68,21 @@ class SchedulerAPI:
                         f"the scheduler at {router} refused the API token in {self.ca_file.parent}; "
                         "re-run site.yml to restore the credentials it made."
                     ) from err
-                answer = json.loads(err.read() or b"{}")
+                if err.code in ROUTER_ONLY:
+                    unreachable.append(f"{router} (its router answers {err.code}: the scheduler behind it is down)")
+                    continue
+                answer = _json_or_nothing(err.read())
                 raise APIError(answer.get("error", f"HTTP {err.code}"), answer.get("problems", ())) from err
             except (urllib.error.URLError, OSError) as err:
                 unreachable.append(f"{router} ({getattr(err, 'reason', err)})")
         raise FlotillaError(f"no master's scheduler answers: {', '.join(unreachable)}.")
+
+
+def _json_or_nothing(body):
+    try:
+        return json.loads(body or b"{}")
+    except ValueError:
+        return {}
 
 
 def scheduler_api(spec):
