@@ -33,7 +33,6 @@ MINIMUM_SLOTS = 16
 
 _GLOBAL = f"""\
 global
-    maxconn 20000
     # The watcher saves the servers' addresses and states here before a
     # reload, so the new worker starts knowing them.
     stats socket {STATS_SOCKET} mode 600 level admin
