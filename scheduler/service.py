@@ -32,6 +32,11 @@ PROBE_SOURCE = "/bin/busybox"
 # Named busybox, since busybox takes its applet from the name it is run by.
 PROBE = "/.flotilla/busybox"
 
+# Where each task runs, in every app's environment: the swarm fills in its
+# own templates when it creates the task. They take precedence over an
+# app's own values of the same names, which could only be wrong.
+PLACE_ENV = {"FLOTILLA_NODE": "{{.Node.Hostname}}", "FLOTILLA_TASK": "{{.Task.Name}}"}
+
 _SECOND = 1_000_000_000  # the Engine API counts durations in nanoseconds
 _MIB = 1024 * 1024
 
@@ -115,7 +120,7 @@ def service_spec(app: App, node=None):
     """The ServiceSpec that runs ``app`` (Engine API 1.41, Docker 20.10 and later)."""
     container = {
         "Image": app.image,
-        "Env": [f"{key}={value}" for key, value in sorted(app.env.items())],
+        "Env": [f"{key}={value}" for key, value in sorted({**app.env, **PLACE_ENV}.items())],
         "Labels": {APP_LABEL: app.id},
         "Mounts": [],
     }

@@ -8,7 +8,7 @@ import click
 from provisioners.errors import FlotillaError
 from provisioners.spec import SpecError
 
-from . import app, check_inventory, down, inventory, provision, remove, scale, status, up
+from . import app, check_inventory, down, image, inventory, provision, remove, scale, status, up
 
 
 class Group(click.Group):
@@ -33,5 +33,5 @@ def main(verbose):
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="flotilla: %(message)s")
 
 
-for module in (provision, up, status, scale, remove, down, inventory, check_inventory, app):
+for module in (provision, up, status, scale, remove, down, inventory, check_inventory, app, image):
     main.add_command(module.command)

@@ -108,3 +108,8 @@ def test_an_app_unique_per_node_is_replaced_in_place_one_at_a_time():
     # start-first would wait forever for a second slot on each node
     settings = update_config(app(instances=2, placement={"unique": True}))
     assert (settings["Order"], settings["Parallelism"]) == ("stop-first", 1)
+
+
+def test_every_app_is_told_its_node_and_task_by_the_swarms_templates():
+    env = service_spec(app(env={"LOG": "debug", "FLOTILLA_NODE": "a lie"}))["TaskTemplate"]["ContainerSpec"]["Env"]
+    assert env == ["FLOTILLA_NODE={{.Node.Hostname}}", "FLOTILLA_TASK={{.Task.Name}}", "LOG=debug"]

@@ -31,6 +31,9 @@ WANTED = {
     "plugins/modules/cluster_node.py",
     "plugins/module_utils/vocabulary.py",
     "plugins/filter/swarm_manager.yml",
+    "plugins/modules/image.py",
+    "images/hello/Dockerfile",
+    "images/redis/redis.conf",
 }
 # Files and directories of the development checkout, which a user never needs.
 DEV_ONLY = (

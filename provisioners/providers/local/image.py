@@ -1,28 +1,27 @@
-"""The local machines' base image: Debian 12 with systemd and sshd, built here.
+"""The local machines' image: Debian 12 with systemd and sshd, built here.
 
-No container registry is reachable from where Flotilla is developed, so the
-image is bootstrapped from Debian packages with debootstrap and imported into
-the host's Docker engine. The recipe's hash is stored as an image label, so a
-changed recipe builds a new image and an unchanged one is never rebuilt.
+Built with the shared builder (plugins/module_utils/images.py): debootstrap,
+this module's customisation, docker import. The recipe's hash is the tag and
+an image label, so a changed recipe builds a new image and an unchanged one
+is never rebuilt.
 """
 
 import hashlib
 import logging
 import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
+
+from ansible_collections.flotilla.cluster.plugins.module_utils import images
 
 from provisioners.providers.base import ProviderError
 
 IMAGE = "flotilla/node"
-RECIPE_LABEL = "org.flotilla.recipe"
+RECIPE_LABEL = images.RECIPE_LABEL
 
 # Bump when _customize changes, so that images built before are replaced.
 RECIPE_REVISION = 2
-SUITE = "bookworm"
-MIRROR = "http://deb.debian.org/debian"
+SUITE = images.SUITE
+MIRROR = images.MIRROR
 PACKAGES = (
     "systemd",
     "systemd-sysv",
@@ -85,44 +84,23 @@ def image_ref():
 def ensure_image(client):
     """Return the base image's reference, building it on first use."""
     ref = image_ref()
-    if client.images.list(name=ref):
-        return ref
-    if shutil.which("debootstrap") is None:
-        raise ProviderError(
-            "debootstrap is not installed, and the local machines' image is built "
-            "with it: run `apt-get install -y debootstrap` (or `make setup`)."
+    if not images.exists(client, ref):
+        log.info("building the machines' image %s from Debian packages (about 90 s)", ref)
+    try:
+        images.bootstrap_image(
+            client,
+            ref,
+            PACKAGES,
+            customize=_customize,
+            changes=['CMD ["/sbin/init"]', "ENV container=docker", f"LABEL {RECIPE_LABEL}={recipe_hash()}"],
         )
-    log.info("building the base image %s from Debian packages (about 90 s)", ref)
-    with tempfile.TemporaryDirectory(prefix="flotilla-rootfs-") as tmp:
-        rootfs = Path(tmp)
-        _debootstrap(rootfs)
-        _customize(rootfs)
-        _import(client, rootfs, ref)
+    except images.ImageError as err:
+        raise ProviderError(str(err)) from None
     return ref
 
 
-def _debootstrap(rootfs):
-    try:
-        subprocess.run(
-            [
-                "debootstrap",
-                "--variant=minbase",
-                f"--include={','.join(PACKAGES)}",
-                SUITE,
-                str(rootfs),
-                MIRROR,
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-    except subprocess.CalledProcessError as err:
-        raise ProviderError(
-            f"debootstrap could not build the machines' image (exit {err.returncode}; its messages are "
-            f"above): check that {MIRROR} can be reached, then run again."
-        ) from None
-
-
 def _customize(rootfs):
+    rootfs = Path(rootfs)
     for unit in MASKED_UNITS:
         link = rootfs / "etc/systemd/system" / unit
         link.unlink(missing_ok=True)
@@ -136,29 +114,7 @@ def _customize(rootfs):
     # An empty machine-id makes systemd generate a new one at every first boot.
     (rootfs / "etc/machine-id").write_text("")
     (rootfs / "var/lib/dbus/machine-id").unlink(missing_ok=True)
-    shutil.rmtree(rootfs / "var/cache/apt/archives", ignore_errors=True)
-    shutil.rmtree(rootfs / "var/lib/apt/lists", ignore_errors=True)
-    (rootfs / "var/lib/apt/lists/partial").mkdir(parents=True)
+    images.remove_apt_caches(rootfs)
     # apt judges its cache's age by this directory's time: empty, it must
     # look stale, or `apt: update_cache` with cache_valid_time skips it.
     os.utime(rootfs / "var/lib/apt/lists", (0, 0))
-
-
-def _import(client, rootfs, ref):
-    repository, tag = ref.split(":")
-    with subprocess.Popen(
-        ["tar", "--numeric-owner", "-C", str(rootfs), "-c", "."],
-        stdout=subprocess.PIPE,
-    ) as tar:
-        client.api.import_image_from_stream(
-            tar.stdout,
-            repository=repository,
-            tag=tag,
-            changes=[
-                'CMD ["/sbin/init"]',
-                "ENV container=docker",
-                f"LABEL {RECIPE_LABEL}={recipe_hash()}",
-            ],
-        )
-    if tar.returncode:
-        raise ProviderError(f"packing the image's root file system failed (tar exit {tar.returncode}).")
