@@ -36,7 +36,7 @@ from tests.e2e import who  # noqa: E402
 APP = "edg-bench"
 HOST = "bench.example"
 
-# Runs in the edge's own image (python3-minimal): the same client for both targets.
+# Runs in the edge's own image (its python3): the same client for both targets.
 CLIENT = r"""
 import http.client, json, socket, sys, threading, time
 edge, host, app, seconds, concurrency, rounds, path = sys.argv[1:]

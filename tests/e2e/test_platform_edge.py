@@ -32,8 +32,25 @@ SETTLE = 60
 
 @pytest.fixture(scope="module")
 def edge(platform):
-    """The public agent's address, once the image is on every agent."""
+    """The public agent's address, once the image is on every agent; the
+    edge there runs the image the role built, not one rolled back to."""
     groups = platform.machines.inventory_groups()
+    manager = sorted(groups["masters"])[0]
+    service = json.loads(platform.machines.exec(manager, "docker", "service", "inspect", "flotilla-edge"))[0]
+    assert service["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].startswith("flotilla/edge:")
+    assert "rollback" not in service.get("UpdateStatus", {}).get("State", "")
+    running = platform.machines.exec(
+        manager,
+        "docker",
+        "service",
+        "ps",
+        "flotilla-edge",
+        "--filter",
+        "desired-state=running",
+        "--format",
+        "{{.Node}}",
+    )
+    assert set(running.split()) == groups["agents_public"]
     agents = groups["agents_private"] | groups["agents_public"]
     load_image(platform.machines, who.build_image(platform.machines.client), agents)
     return platform.machines.address(sorted(groups["agents_public"])[0])
@@ -150,6 +167,15 @@ def test_through_the_edge_requests_reach_the_replicas_and_none_fails_while_scali
         assert answered <= running_containers(platform, "edg-who")
         # Unknown host names reach no app.
         assert ask(edge, "nobody.example")[0] == 503
+        # HTTPS too, with a certificate from the cluster's CA naming the agent.
+        secure = http.client.HTTPSConnection(
+            edge, 443, timeout=10, context=ssl.create_default_context(cafile=api.ca_file)
+        )
+        secure.request("GET", who.PATH, headers={"Host": HOST})
+        response = secure.getresponse()
+        assert response.status == 200
+        assert response.read().decode().split()[0] in answered
+        secure.close()
 
         client = Client(edge, HOST)
         client.start()
