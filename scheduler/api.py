@@ -6,9 +6,12 @@
     POST   /v1/apps/ID/scale        {"instances": N}
     POST   /v1/apps/ID/rollback     back to the version before
     DELETE /v1/apps/ID
+    GET    /v1/edge/haproxy.cfg     the public edge's HAProxy configuration
 
 Every request carries `Authorization: Bearer TOKEN`; the server keeps only
 the token's SHA-256, so a copy of its files does not give the token away.
+The edge's own credential (kept the same way) reads its configuration and
+nothing else, so a public agent holds no key to the apps.
 Deployments are started here and watched by the caller (GET until healthy).
 """
 
@@ -26,8 +29,10 @@ import docker
 
 from .definition import DefinitionError, parse_app, to_data
 from .deploy import Apps
+from .edge import haproxy_config
 from .placement import PlacementError
 
+EDGE_PATH = "/v1/edge/haproxy.cfg"
 _ROUTE = re.compile(r"^/v1/apps(?:/(?P<id>[^/]+)(?:/(?P<action>scale|rollback))?)?/?$")
 
 
@@ -44,16 +49,18 @@ class _Problem(Exception):
 class Handler(BaseHTTPRequestHandler):
     apps: Apps
     digest: str
+    edge_digest: str | None = None
     server_version = "flotilla-scheduler"
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         # The request line only: headers (the token) are never logged.
         super().log_message(format, *args)
 
-    def _authorized(self):
+    def _authorized(self, digests):
         given = self.headers.get("Authorization", "")
         scheme, _, token = given.partition(" ")
-        return scheme == "Bearer" and hmac.compare_digest(token_digest(token), self.digest)
+        digest = token_digest(token)
+        return scheme == "Bearer" and any(hmac.compare_digest(digest, known) for known in digests if known)
 
     def _body(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -70,13 +77,29 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _refuse(self):
+        self.send_response(HTTPStatus.UNAUTHORIZED)
+        self.send_header("WWW-Authenticate", 'Bearer realm="flotilla"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _edge(self, method):
+        if not self._authorized((self.digest, self.edge_digest)):
+            return self._refuse()
+        if method != "GET":
+            return self._send(HTTPStatus.METHOD_NOT_ALLOWED, {"error": f"{method} {self.path} is not allowed"})
+        body = haproxy_config(self.apps.definitions()).encode()
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def _handle(self, method):
-        if not self._authorized():
-            self.send_response(HTTPStatus.UNAUTHORIZED)
-            self.send_header("WWW-Authenticate", 'Bearer realm="flotilla"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
+        if self.path == EDGE_PATH:
+            return self._edge(method)
+        if not self._authorized((self.digest,)):
+            return self._refuse()
         route = _ROUTE.match(self.path)
         try:
             if route is None:
@@ -143,7 +166,11 @@ class Handler(BaseHTTPRequestHandler):
         self._handle("DELETE")
 
 
-def serve(address, port, digest, api=None):
-    handler = type("BoundHandler", (Handler,), {"apps": Apps(api or docker.from_env().api), "digest": digest})
-    server = ThreadingHTTPServer((address, port), handler)
-    server.serve_forever()
+def make_server(address, port, digest, edge_digest=None, apps=None):
+    apps = apps or Apps(docker.from_env().api)
+    handler = type("BoundHandler", (Handler,), {"apps": apps, "digest": digest, "edge_digest": edge_digest})
+    return ThreadingHTTPServer((address, port), handler)
+
+
+def serve(address, port, digest, edge_digest=None):
+    make_server(address, port, digest, edge_digest).serve_forever()

@@ -127,6 +127,11 @@ class Apps:
         service = self._service(app_id)
         return None if service is None else parse_app(json.loads(service["Spec"]["Labels"][DEFINITION_LABEL]))
 
+    def definitions(self):
+        """Every app's definition, as the swarm runs it."""
+        services = self.api.services(filters={"label": APP_LABEL})
+        return [parse_app(json.loads(service["Spec"]["Labels"][DEFINITION_LABEL])) for service in services]
+
     def state(self, app_id):
         service = self._service(app_id)
         if service is None:
