@@ -12,16 +12,8 @@ import pytest
 from provisioners import cluster
 from provisioners.errors import FlotillaError
 from provisioners.spec import build_spec
-from tests.clouds.aws_fake import Harness
 
 NAME = "ectest"
-
-
-@pytest.fixture
-def aws(tmp_path, monkeypatch):
-    monkeypatch.setenv("FLOTILLA_INVENTORIES", str(tmp_path))
-    with Harness() as harness:
-        yield harness
 
 
 def spec_for(aws, masters=1, agents=1, public_agents=0):

@@ -1,19 +1,10 @@
 """How the machines are launched, read back from describe_instances."""
 
-import pytest
-
 from provisioners import cluster
 from provisioners.spec import build_spec
-from tests.clouds.aws_fake import Harness, tag_filter
+from tests.clouds.aws_fake import tag_filter
 
 NAME = "ltest"
-
-
-@pytest.fixture
-def aws(tmp_path, monkeypatch):
-    monkeypatch.setenv("FLOTILLA_INVENTORIES", str(tmp_path))
-    with Harness() as harness:
-        yield harness
 
 
 def test_every_machine_requires_imdsv2_tokens(aws):

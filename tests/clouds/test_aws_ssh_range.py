@@ -4,23 +4,14 @@ asks for another. Rules are read back through describe_security_groups."""
 
 from unittest import mock
 
-import pytest
-
 from provisioners import cluster
 from provisioners.spec import build_spec
 from provisioners.workspace import Workspace
-from tests.clouds.aws_fake import Harness, tag_filter
+from tests.clouds.aws_fake import tag_filter
 
 NAME = "sshtest"
 FIRST = "198.51.100.7/32"
 SECOND = "192.0.2.99/32"
-
-
-@pytest.fixture
-def aws(tmp_path, monkeypatch):
-    monkeypatch.setenv("FLOTILLA_INVENTORIES", str(tmp_path))
-    with Harness() as harness:
-        yield harness
 
 
 def spec_for(aws, agents=1, **options):

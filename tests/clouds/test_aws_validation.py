@@ -9,16 +9,8 @@ import pytest
 from provisioners import cluster
 from provisioners.errors import FlotillaError
 from provisioners.spec import build_spec
-from tests.clouds.aws_fake import Harness
 
 NAME = "vtest"
-
-
-@pytest.fixture
-def aws(tmp_path, monkeypatch):
-    monkeypatch.setenv("FLOTILLA_INVENTORIES", str(tmp_path))
-    with Harness() as harness:
-        yield harness
 
 
 def provision(aws, **options):

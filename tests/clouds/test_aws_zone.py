@@ -10,18 +10,11 @@ import pytest
 from provisioners import cluster
 from provisioners.errors import FlotillaError
 from provisioners.spec import SpecError, build_spec
-from tests.clouds.aws_fake import Harness, fewest_types_zone
+from tests.clouds.aws_fake import fewest_types_zone
 
 NAME = "ztest"
 INSTANCE_TYPE = "t3.medium"
 CLUSTER_TAGS = [{"Key": "flotilla-cluster", "Value": NAME}, {"Key": "managed-by", "Value": "flotilla"}]
-
-
-@pytest.fixture
-def aws(tmp_path, monkeypatch):
-    monkeypatch.setenv("FLOTILLA_INVENTORIES", str(tmp_path))
-    with Harness() as harness:
-        yield harness
 
 
 def spec_for(aws, **options):
