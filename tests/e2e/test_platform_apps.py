@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from tests.e2e import workload
+from tests.e2e.conftest import flotilla
 
 MASTER = "master-1"
 # The scheduler refuses an image that names no registry; the nodes find this
@@ -201,19 +202,26 @@ def test_every_router_refuses_a_missing_or_wrong_token(cluster):
         assert _get(url, api.ca_file, token=api.token) == 200
 
 
-def test_no_command_prints_the_token(cluster, deployed, tmp_path):
+def test_no_command_prints_a_secret_even_verbose(cluster, deployed, tmp_path):
     deployed.append("quiet")
-    token = cluster.api().token
-    outputs = [
-        _deploy(cluster, tmp_path, _app("quiet")),
-        cluster.run("app", "list"),
-        cluster.run("app", "show", "quiet"),
-        cluster.run("app", "scale", "quiet", "1"),
-        cluster.run("app", "rollback", "quiet"),
+    api = cluster.api()
+    kept = [api.ca_file.parent / name for name in ("registry-password", "edge-credential")]
+    secrets = [api.token, *(path.read_text().strip() for path in kept)]
+    path = tmp_path / "quiet.yml"
+    path.write_text(yaml.safe_dump(_app("quiet")))
+    commands = [
+        ("deploy", "-f", str(path)),
+        ("list",),
+        ("show", "quiet"),
+        ("scale", "quiet", "1"),
+        ("rollback", "quiet"),
+        ("remove", "quiet"),
     ]
+    outputs = [flotilla("-v", "app", *command, "--name", cluster.name) for command in commands]
     assert all(result.returncode == 0 for result in outputs), [r.stderr for r in outputs]
+    assert not _services(cluster, "quiet")
     for result in outputs:
-        assert token not in result.stdout + result.stderr
+        assert not [secret for secret in secrets if secret in result.stdout + result.stderr]
 
 
 def test_with_the_answering_master_stopped_another_lists_and_deploys(cluster, deployed, tmp_path):
