@@ -25,13 +25,16 @@ from provisioners import cluster
 from provisioners.errors import FlotillaError
 from provisioners.providers.baremetal import read_inventory
 
+# Beside the inventory, where the scheduler role keeps them
+# (scheduler_credentials_dir).
+CREDENTIALS = ".credentials"
+
 ROUTER_PORT = 8443
-CREDENTIALS = "credentials"
 # What nginx answers itself when the scheduler behind it does not: every
 # master's scheduler is the same, so the next master is asked instead. A
 # request it may have half-done is safe to repeat: a deploy of the same
 # definition is "unchanged".
-ROUTER_ONLY = (502, 503, 504)  # beside the inventory, as the scheduler role keeps them
+ROUTER_ONLY = (502, 503, 504)
 
 
 class APIError(FlotillaError):

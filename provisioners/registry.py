@@ -15,9 +15,9 @@ import tempfile
 from pathlib import Path
 
 from provisioners import cluster, runner
+from provisioners.apps import CREDENTIALS
 from provisioners.errors import FlotillaError
 
-CREDENTIALS = "credentials"  # beside the inventory, as the scheduler role keeps them
 PASSWORD = "registry-password"
 
 

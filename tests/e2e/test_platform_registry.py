@@ -20,6 +20,7 @@ import docker
 import pytest
 import yaml
 
+from provisioners import apps
 from tests.e2e import workload
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +30,7 @@ REPOSITORY = "flotilla-e2e/web"
 
 
 def credentials(platform):
-    return platform.machines.workspace.inventory_file.parent / "credentials"
+    return platform.machines.workspace.inventory_file.parent / apps.CREDENTIALS
 
 
 def registry(platform):

@@ -15,7 +15,7 @@ import pytest
 
 testinfra_hosts = ["ansible://masters"]
 
-CREDENTIALS = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ".")) / "inventory" / "credentials"
+CREDENTIALS = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ".")) / "inventory" / ".credentials"
 
 
 def test_the_scheduler_runs_on_loopback_only(host):
