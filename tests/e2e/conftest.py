@@ -19,8 +19,6 @@ import pytest
 import yaml
 
 from provisioners import cluster
-from provisioners.apps import scheduler_api
-from provisioners.cli.options import where_from
 from provisioners.providers.base import TAG_CLUSTER
 from provisioners.workspace import Workspace
 
@@ -161,37 +159,3 @@ class Machines:
 
     def site(self, extravars=None):
         return cluster.runner.run_playbook(self.workspace.inventory_file, "playbooks/site.yml", extravars)
-
-
-class Platform:
-    """One cluster with the scheduler services, shared by every platform test.
-
-    Each test leaves it as it found it (it removes the apps it deployed), so
-    that the tests of every area can share one cluster's bootstrap.
-    """
-
-    def __init__(self, docker_client, name):
-        self.name = name
-        self.machines = Machines(docker_client, name)
-
-    def run(self, *args):
-        """`flotilla ARGS --name NAME`, as a user runs it."""
-        return flotilla(*args, "--name", self.name)
-
-    def api(self):
-        return scheduler_api(where_from(None, name=self.name))
-
-
-@pytest.fixture(scope="session")
-def platform(docker_client):
-    """The default shape (3 masters, 2 private agents, 1 public agent) made by
-    `flotilla up`. FLOTILLA_E2E_KEEP=1 re-runs `up` on a cluster of that name if
-    there is one, and leaves it up, to iterate quickly on one area."""
-    name = os.environ.get("FLOTILLA_E2E_PLATFORM", "e2e-platform")
-    if os.environ.get("FLOTILLA_E2E_KEEP") == "1":
-        result = flotilla("up", "--name", name)
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        yield Platform(docker_client, name)
-        return
-    with cluster_up(docker_client, name):
-        yield Platform(docker_client, name)

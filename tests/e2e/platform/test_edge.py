@@ -22,9 +22,8 @@ import pytest
 from ansible_collections.flotilla.cluster.scheduler.definition import parse_app
 
 from provisioners.apps import deploy, remove
-
-from . import who
-from .workload import load_image
+from tests.e2e import who
+from tests.e2e.workload import load_image
 
 HOST = "who.example"
 SETTLE = 60
