@@ -108,8 +108,9 @@ def provision(spec, wait=True):
     if provider.boots_machines:
         stopped = sorted(n.name for n in nodes if n.state != "running")
         if stopped:
+            them, are = ("them", "exist but are") if len(stopped) > 1 else ("it", "exists but is")
             raise FlotillaError(
-                f"{', '.join(stopped)} exist but are not running; start them, or take them out "
+                f"{', '.join(stopped)} {are} not running; start {them}, or take {them} out "
                 "with `flotilla remove`, then run again."
             )
         if wait:

@@ -15,18 +15,11 @@ from provisioners.providers.azure.machines import virtual_machine
 from provisioners.providers.azure.options import AzureOptions
 from provisioners.providers.base import NodeRequest
 from provisioners.workspace import Workspace
-from tests.clouds.azure_fake import SUBSCRIPTION, Harness
+from tests.clouds.azure_fake import SUBSCRIPTION
 from tests.clouds.test_contract import NAME, spec_for
 
 GROUP = f"flotilla-{NAME}"
 _TYPE = re.compile(r"/providers/(microsoft\.[a-z]+/[a-z]+)(?:/|$|\?)", re.I)
-
-
-@pytest.fixture
-def azure(tmp_path, monkeypatch):
-    monkeypatch.setenv("FLOTILLA_INVENTORIES", str(tmp_path))
-    with Harness() as harness:
-        yield harness
 
 
 @pytest.fixture

@@ -10,17 +10,9 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.network.models import NetworkSecurityGroup, SecurityRule
 
 from provisioners import cluster
-from tests.clouds.azure_fake import Harness
 from tests.clouds.test_contract import NAME, expected_openings, spec_for
 
 GROUP = f"flotilla-{NAME}"
-
-
-@pytest.fixture
-def azure(tmp_path, monkeypatch):
-    monkeypatch.setenv("FLOTILLA_INVENTORIES", str(tmp_path))
-    with Harness() as harness:
-        yield harness
 
 
 def put_rule(azure, **fields):

@@ -5,7 +5,6 @@ that its requests (token refresh, instances.aggregatedList with the sample's
 filters) reach the Compute fake at the HTTP layer, like the provider's do.
 """
 
-import pytest
 from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import (
     AGENTS_GROUP,
     CLUSTER_GROUP,
@@ -18,16 +17,8 @@ from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import
 from provisioners import cluster
 from provisioners.spec import build_spec
 from provisioners.workspace import Workspace
-from tests.clouds import gcp_fake
 
 NAME = "ginv"
-
-
-@pytest.fixture
-def account(tmp_path, monkeypatch):
-    monkeypatch.setenv("FLOTILLA_INVENTORIES", str(tmp_path))
-    with gcp_fake.Harness() as harness:
-        yield harness
 
 
 def read_inventory(path):
@@ -48,12 +39,12 @@ def read_inventory(path):
     return groups, children, hostvars
 
 
-def test_the_sample_gives_the_groups_and_a_working_connection(account):
+def test_the_sample_gives_the_groups_and_a_working_connection(gcp):
     spec = build_spec(
-        {"name": NAME, "provider": "gcp", "masters": 1, "agents": 2, "public_agents": 1, "gcp": account.options()}
+        {"name": NAME, "provider": "gcp", "masters": 1, "agents": 2, "public_agents": 1, "gcp": gcp.options()}
     )
     cluster.provision(spec, wait=False)
-    machines = {m["name"]: m for m in account.machines(NAME)}
+    machines = {m["name"]: m for m in gcp.machines(NAME)}
     # A machine of another cluster in the same zone, which the filters must leave out.
     cluster.provision(build_spec({**spec.to_dict(), "name": "gother", "agents": 0, "public_agents": 0}), wait=False)
 

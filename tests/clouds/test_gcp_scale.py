@@ -14,14 +14,7 @@ NAME = "gscale"
 MAX_CALLS_PER_MACHINE = 3
 
 
-@pytest.fixture
-def account(tmp_path, monkeypatch):
-    monkeypatch.setenv("FLOTILLA_INVENTORIES", str(tmp_path))
-    with gcp_fake.Harness() as harness:
-        yield harness
-
-
-def spec_for(account, masters, agents, public_agents):
+def spec_for(gcp, masters, agents, public_agents):
     return build_spec(
         {
             "name": NAME,
@@ -29,56 +22,56 @@ def spec_for(account, masters, agents, public_agents):
             "masters": masters,
             "agents": agents,
             "public_agents": public_agents,
-            "gcp": account.options(),
+            "gcp": gcp.options(),
         }
     )
 
 
-def test_a_cluster_costs_at_most_three_requests_per_machine(account):
-    spec = spec_for(account, masters=3, agents=24, public_agents=3)
+def test_a_cluster_costs_at_most_three_requests_per_machine(gcp):
+    spec = spec_for(gcp, masters=3, agents=24, public_agents=3)
     cluster.provision(spec, wait=False)
     assert cluster.down(spec) is True
     # Every request counts: token, reads, writes, polls (none of the harness's yet).
-    calls = account.total_calls
-    assert account.machines(NAME) == []
+    calls = gcp.total_calls
+    assert gcp.machines(NAME) == []
     assert calls <= MAX_CALLS_PER_MACHINE * 30, f"{calls} requests for 30 machines"
 
 
-def test_operations_run_side_by_side_but_bounded(account):
-    account.fake.latency = gcp_fake.Latency(request=0.02, operation=0.2)
-    spec = spec_for(account, masters=1, agents=2 * api.PARALLEL, public_agents=1)
+def test_operations_run_side_by_side_but_bounded(gcp):
+    gcp.fake.latency = gcp_fake.Latency(request=0.02, operation=0.2)
+    spec = spec_for(gcp, masters=1, agents=2 * api.PARALLEL, public_agents=1)
     cluster.provision(spec, wait=False)
     # One bulkInsert per kind, all three at once; never one operation per machine.
-    assert account.fake.peak_operations == 3
-    assert len(account.machines(NAME)) == 2 + 2 * api.PARALLEL
+    assert gcp.fake.peak_operations == 3
+    assert len(gcp.machines(NAME)) == 2 + 2 * api.PARALLEL
 
-    account.fake.peak_requests = 0
+    gcp.fake.peak_requests = 0
     assert cluster.down(spec) is True
     # The deletes overlap, but no more of them than the bound.
-    assert 1 < account.fake.peak_requests <= api.PARALLEL
-    assert account.machines(NAME) == []
+    assert 1 < gcp.fake.peak_requests <= api.PARALLEL
+    assert gcp.machines(NAME) == []
 
 
-def test_serial_when_the_bound_is_one(account, monkeypatch):
+def test_serial_when_the_bound_is_one(gcp, monkeypatch):
     monkeypatch.setattr(api, "PARALLEL", 1)
-    account.fake.latency = gcp_fake.Latency(request=0.02, operation=0.2)
-    spec = spec_for(account, masters=1, agents=2, public_agents=1)
+    gcp.fake.latency = gcp_fake.Latency(request=0.02, operation=0.2)
+    spec = spec_for(gcp, masters=1, agents=2, public_agents=1)
     cluster.provision(spec, wait=False)
-    assert account.fake.peak_operations == 1
-    account.fake.peak_requests = 0
+    assert gcp.fake.peak_operations == 1
+    gcp.fake.peak_requests = 0
     assert cluster.down(spec) is True
-    assert account.fake.peak_requests == 1
+    assert gcp.fake.peak_requests == 1
 
 
 # -- the fake holds bulkInsert to BulkInsertInstanceResource's rules ---------
 
 
 @pytest.fixture
-def instances(account):
+def instances(gcp):
     """An InstancesClient of the fake's project, with the cluster's network made."""
-    spec = spec_for(account, masters=1, agents=0, public_agents=0)
+    spec = spec_for(gcp, masters=1, agents=0, public_agents=0)
     cluster.provision(spec, wait=False)
-    return account._client("InstancesClient")
+    return gcp._client("InstancesClient")
 
 
 def bulk(subnetwork=True, machine_type="e2-standard-2", **fields):
@@ -121,17 +114,17 @@ def insert(instances, resource):
         ),
     ],
 )
-def test_the_fake_refuses_what_compute_refuses_in_bulk_insert(instances, account, fields, refusal):
+def test_the_fake_refuses_what_compute_refuses_in_bulk_insert(instances, gcp, fields, refusal):
     machine_type = fields.pop("machine_type", "e2-standard-2")
     with pytest.raises(exceptions.BadRequest, match=refusal):
         insert(instances, bulk(machine_type=machine_type, **fields))
-    assert [i for i in account.fake.resources if i[0] == "instances" and not i[2].startswith(NAME)] == []
+    assert [i for i in gcp.fake.resources if i[0] == "instances" and not i[2].startswith(NAME)] == []
 
 
-def test_the_fake_numbers_a_name_pattern_after_the_biggest_existing_name(instances, account):
+def test_the_fake_numbers_a_name_pattern_after_the_biggest_existing_name(instances, gcp):
     insert(instances, bulk(count=2, name_pattern="x-##"))
     insert(instances, bulk(count=2, name_pattern="x-##", per_instance_properties={"x-a": {}}))
-    names = sorted(name for kind, _, name in account.fake.resources if kind == "instances" and name.startswith("x-"))
+    names = sorted(name for kind, _, name in gcp.fake.resources if kind == "instances" and name.startswith("x-"))
     assert names == ["x-01", "x-02", "x-03", "x-a"]
 
 

@@ -75,10 +75,27 @@ def cluster_up(docker_client, name, *options, command="up"):
     machines only), taken down after with `take_down`."""
     try:
         result = flotilla(command, "--name", name, *options)
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert result.returncode == 0, (
+            result.stdout[-3000:] + result.stderr[-3000:] + machine_states(docker_client, name)
+        )
         yield Machines(docker_client, name)
     finally:
         take_down(docker_client, name)
+
+
+def machine_states(docker_client, name):
+    """Docker's account of each machine of the cluster: its state, and for one
+    that is not running, how it ended and its last log lines (systemd's)."""
+    lines = []
+    for container in Machines(docker_client, name).containers():
+        state = container.attrs["State"]
+        lines.append(
+            f"\n{container.name}: {state['Status']}, exit code {state['ExitCode']}, error {state['Error']!r}, "
+            f"OOM-killed {state['OOMKilled']}, started {state['StartedAt']}, finished {state['FinishedAt']}"
+        )
+        if state["Status"] != "running":
+            lines.append(container.logs(tail=40).decode(errors="replace"))
+    return "".join(lines)
 
 
 class Machines:
