@@ -14,8 +14,7 @@ import pytest
 from ansible_collections.flotilla.cluster.plugins.module_utils import images
 
 from provisioners.images import RECIPES
-from tests.e2e.conftest import cluster_up, flotilla
-from tests.e2e.test_membership import module
+from tests.e2e.conftest import flotilla
 
 pytestmark = pytest.mark.e2e
 
@@ -178,50 +177,3 @@ def test_an_unknown_recipe_is_refused_in_one_sentence(docker_client):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("flotilla: error: there is no image recipe 'nosuch': choose from ")
     assert "hello" in lines[0] and result.stdout == ""
-
-
-def test_the_module_builds_a_recipe_on_a_node_with_the_same_tag_four_ways(docker_client):
-    """flotilla.cluster.image on a node (Debian's engine and python3-docker):
-    check, build, idempotent, idempotent + check; read back from the node's engine."""
-    with cluster_up(docker_client, "img-node", "--masters", "1", "--agents", "0", "--public-agents", "0") as machines:
-        host = sorted(machines.inventory_groups()["masters"])[0]
-        module(machines, host, "ansible.builtin.apt", {"name": "debootstrap"})
-        path = "/var/lib/flotilla/images/hello"
-        module(machines, host, "ansible.builtin.copy", {"src": f"{RECIPES / 'hello'}/", "dest": f"{path}/"})
-        wanted = images.recipe_ref(RECIPES / "hello")
-
-        def on_node():
-            return machines.exec(host, "docker", "images", "--format", "{{.Repository}}:{{.Tag}}").split()
-
-        def build(check=False):
-            return module(machines, host, "flotilla.cluster.image", {"path": path}, check=check, diff=False)
-
-        checked = build(check=True)
-        assert (checked["changed"], checked["built"], checked["image"]) == (True, True, wanted)
-        assert on_node() == []
-        built = build()
-        assert (built["changed"], built["image"], built["base"]) == (True, wanted, images.base_ref())
-        assert sorted(on_node()) == sorted([wanted, images.base_ref()])
-        for check in (False, True):
-            again = build(check=check)
-            assert (again["changed"], again["built"], again["image"]) == (False, False, wanted)
-        assert sorted(on_node()) == sorted([wanted, images.base_ref()])
-
-        answer = machines.exec(
-            host, "docker", "run", "--rm", "-e", "HELLO_MESSAGE=on a node", wanted, "python3", "-c", NODE_FETCH
-        )
-        assert json.loads(answer)["message"] == "on a node"
-
-
-# Starts the service in the container and asks it once, without a network of its own.
-NODE_FETCH = """
-import json, subprocess, time, urllib.request
-server = subprocess.Popen(["python3", "/usr/local/bin/hello"])
-for _ in range(50):
-    try:
-        print(urllib.request.urlopen("http://127.0.0.1:8080/", timeout=2).read().decode())
-        break
-    except OSError:
-        time.sleep(0.2)
-server.terminate()
-"""

@@ -1,7 +1,8 @@
 """The image builder's pure parts: what a recipe's tag is made of, when it is
 built, and which recipes are refused before anything is built.
 
-Building for real is proven in tests/e2e/test_images.py.
+Building for real is proven in tests/e2e/test_images.py (on the host) and
+tests/e2e/platform/test_images.py (on a node, through the module).
 """
 
 import os

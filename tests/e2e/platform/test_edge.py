@@ -188,7 +188,11 @@ def test_through_the_edge_requests_reach_the_replicas_and_none_fails_while_scali
         before = client.seen()
         deploy(api, app("edg-who", HOST, instances=4, version="2"))
         new = running_containers(platform, "edg-who")
-        wait_for(lambda: {a.split()[0] for a in client.seen(before)} >= new, "the new version never answered")
+        # Each new task is found through the engine's DNS, which the swarm's
+        # gossip updates: once in a full run it took over a minute.
+        wait_for(
+            lambda: {a.split()[0] for a in client.seen(before)} >= new, "the new version never answered", timeout=120
+        )
         client.stop()
         assert client.failures == []
         versions = Counter(answer.split()[1] for answer in client.answers.elements())

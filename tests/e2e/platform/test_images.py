@@ -1,5 +1,6 @@
 """Images on the platform: hello, built here from Debian packages, runs as an
-app, and every task says the node and task the swarm gave it.
+app, and every task says the node and task the swarm gave it; the module
+`flotilla.cluster.image` builds the same tag on a node.
 
 The image is built on the operator's Docker (`flotilla image build`) and
 moved to the agents with `docker save | docker load`; each answer is read
@@ -11,9 +12,12 @@ import json
 
 import pytest
 import yaml
+from ansible_collections.flotilla.cluster.plugins.module_utils import images
 
+from provisioners.images import RECIPES
 from tests.e2e import workload
 from tests.e2e.conftest import flotilla
+from tests.e2e.test_membership import module
 
 APP = "img-hello"
 # The scheduler wants a registry in an image's name; the agents find the
@@ -70,3 +74,54 @@ def test_every_task_of_an_app_knows_its_node_and_task(platform, hello, deployed,
         assert answer["node"] == node
         assert answer["task"] == f"{APP}.{task['Slot']}.{task['ID']}"
         assert answer["message"] == "v1"
+
+
+def test_the_module_builds_a_recipe_on_a_node_with_the_same_tag_four_ways(platform):
+    """flotilla.cluster.image on a node (Debian's engine and python3-docker):
+    check, build, idempotent, idempotent + check; read back from the node's
+    engine. The public agent has the builder's tools and base already, from
+    building the edge."""
+    machines = platform.machines
+    host = sorted(machines.inventory_groups()["agents_public"])[0]
+    path = "/var/lib/flotilla/images/hello"
+    module(machines, host, "ansible.builtin.copy", {"src": f"{RECIPES / 'hello'}/", "dest": f"{path}/"})
+    wanted = images.recipe_ref(RECIPES / "hello")
+
+    def on_node():
+        return set(machines.exec(host, "docker", "images", "--format", "{{.Repository}}:{{.Tag}}").split())
+
+    def build(check=False):
+        return module(machines, host, "flotilla.cluster.image", {"path": path}, check=check, diff=False)
+
+    assert wanted not in on_node()
+    try:
+        checked = build(check=True)
+        assert (checked["changed"], checked["built"], checked["image"]) == (True, True, wanted)
+        assert wanted not in on_node()
+        built = build()
+        assert (built["changed"], built["image"], built["base"]) == (True, wanted, images.base_ref())
+        assert {wanted, images.base_ref()} <= on_node()
+        for check in (False, True):
+            again = build(check=check)
+            assert (again["changed"], again["built"], again["image"]) == (False, False, wanted)
+
+        answer = machines.exec(
+            host, "docker", "run", "--rm", "-e", "HELLO_MESSAGE=on a node", wanted, "python3", "-c", NODE_FETCH
+        )
+        assert json.loads(answer)["message"] == "on a node"
+    finally:
+        machines.exec(host, "sh", "-c", f"docker image rm {wanted} >/dev/null 2>&1; rm -rf {path}")
+
+
+# Starts the service in the container and asks it once, without a network of its own.
+NODE_FETCH = """
+import json, subprocess, time, urllib.request
+server = subprocess.Popen(["python3", "/usr/local/bin/hello"])
+for _ in range(50):
+    try:
+        print(urllib.request.urlopen("http://127.0.0.1:8080/", timeout=2).read().decode())
+        break
+    except OSError:
+        time.sleep(0.2)
+server.terminate()
+"""

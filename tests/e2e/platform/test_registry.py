@@ -23,7 +23,7 @@ import yaml
 from provisioners import apps
 from tests.e2e import workload
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PORT = 5000
 USER = "flotilla"
 REPOSITORY = "flotilla-e2e/web"
