@@ -30,11 +30,15 @@ from provisioners.providers.baremetal import read_inventory
 CREDENTIALS = ".credentials"
 
 ROUTER_PORT = 8443
-# What nginx answers itself when the scheduler behind it does not: every
-# master's scheduler is the same, so the next master is asked instead. A
-# request it may have half-done is safe to repeat: a deploy of the same
-# definition is "unchanged".
+# What nginx answers itself, with a page of its own, when the scheduler
+# behind it does not answer: every master's scheduler is the same, so the
+# next master is asked instead. The scheduler's own answers are JSON.
 ROUTER_ONLY = (502, 503, 504)
+# After a 504, or no answer in time, the scheduler may have done the
+# request, or half of it: only these are safe to send again (a deploy of
+# the same definition is "unchanged"; a rollback sent twice goes back twice).
+TIMED_OUT = 504
+REPEATABLE = ("GET", "PUT")
 
 
 class APIError(FlotillaError):
@@ -71,14 +75,29 @@ class SchedulerAPI:
                         f"the scheduler at {router} refused the API token in {self.ca_file.parent}; "
                         "re-run site.yml to restore the credentials it made."
                     ) from err
-                if err.code in ROUTER_ONLY:
+                answer = _json_or_nothing(err.read())
+                if err.code in ROUTER_ONLY and "error" not in answer:
+                    if err.code == TIMED_OUT and method not in REPEATABLE:
+                        raise _maybe_done(router, f"answered {err.code}", method, path) from err
                     unreachable.append(f"{router} (its router answers {err.code}: the scheduler behind it is down)")
                     continue
-                answer = _json_or_nothing(err.read())
                 raise APIError(answer.get("error", f"HTTP {err.code}"), answer.get("problems", ())) from err
-            except (urllib.error.URLError, OSError) as err:
-                unreachable.append(f"{router} ({getattr(err, 'reason', err)})")
+            except urllib.error.URLError as err:
+                # Raised before the request was sent whole: nothing was done.
+                unreachable.append(f"{router} ({err.reason})")
+            except OSError as err:
+                # Sent, and no answer in time.
+                if method not in REPEATABLE:
+                    raise _maybe_done(router, f"did not answer ({err})", method, path) from err
+                unreachable.append(f"{router} ({err})")
         raise FlotillaError(f"no master's scheduler answers: {', '.join(unreachable)}.")
+
+
+def _maybe_done(router, what, method, path):
+    return FlotillaError(
+        f"the router at {router} {what} to {method} {path}, so the scheduler may or may not have done it; "
+        "see `flotilla app show` before sending it again."
+    )
 
 
 def _json_or_nothing(body):

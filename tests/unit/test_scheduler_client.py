@@ -1,0 +1,149 @@
+"""The CLI's scheduler client asks the next master only when that is safe.
+
+Two real HTTPS routers on loopback, each scripted to answer as nginx or as
+the scheduler would; every assertion reads which router was asked what.
+"""
+
+import datetime
+import http.server
+import ipaddress
+import socket
+import ssl
+import threading
+import time
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from provisioners.apps import APIError, SchedulerAPI
+from provisioners.errors import FlotillaError
+
+NGINX_502 = (502, "text/html", b"<html><center><h1>502 Bad Gateway</h1></center></html>")
+NGINX_504 = (504, "text/html", b"<html><center><h1>504 Gateway Time-out</h1></center></html>")
+SWARM_REFUSED = (502, "application/json", b'{"error": "the swarm refused: name conflicts with an existing object"}')
+OK = (200, "application/json", b'{"apps": []}')
+SILENT = None  # takes the request and never answers
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1, which is also the client's CA file."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "router")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .sign(key, hashes.SHA256())
+    )
+    directory = tmp_path_factory.mktemp("tls")
+    (directory / "ca.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (directory / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return directory
+
+
+class Router:
+    """One master's router: answers every request with ``answer``, and keeps what it was asked."""
+
+    def __init__(self, tls, answer):
+        self.asked = []
+        router = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _reply(self):
+                router.asked.append(self.command)
+                if answer is SILENT:
+                    time.sleep(2)
+                    return
+                status, kind, body = answer
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_PUT = do_POST = do_DELETE = _reply
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls / "ca.pem", tls / "key.pem")
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def routers(tls):
+    made = []
+
+    def make(*answers):
+        these = [Router(tls, answer) for answer in answers]
+        made.extend(these)
+        return SchedulerAPI([router.url for router in these], tls / "ca.pem", "token", timeout=0.5), these
+
+    yield make
+    for router in made:
+        router.close()
+
+
+def closed_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"https://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def test_a_router_whose_scheduler_is_down_sends_every_method_to_the_next_master(routers):
+    for method in ("GET", "PUT", "POST", "DELETE"):
+        api, (down, up) = routers(NGINX_502, OK)
+        assert api.call(method, "/v1/apps") == {"apps": []}
+        assert (down.asked, up.asked) == ([method], [method])
+
+
+def test_the_schedulers_own_refusal_is_said_and_no_other_master_is_asked(routers):
+    api, (refusing, other) = routers(SWARM_REFUSED, OK)
+    with pytest.raises(APIError, match="^the swarm refused: name conflicts with an existing object$"):
+        api.call("PUT", "/v1/apps/flotilla-edge", {"id": "flotilla-edge"})
+    assert (refusing.asked, other.asked) == (["PUT"], [])
+
+
+@pytest.mark.parametrize("answer", [NGINX_504, SILENT], ids=["router timed out", "no answer in time"])
+def test_a_request_that_may_have_been_done_is_sent_again_only_if_that_is_safe(routers, answer):
+    api, (slow, other) = routers(answer, OK)
+    with pytest.raises(FlotillaError, match="may or may not have done it; see `flotilla app show`"):
+        api.call("POST", "/v1/apps/web/rollback")
+    assert (slow.asked, other.asked) == (["POST"], [])
+
+    for method in ("GET", "PUT"):
+        assert api.call(method, "/v1/apps/web") == {"apps": []}
+    assert (slow.asked, other.asked) == (["POST", "GET", "PUT"], ["GET", "PUT"])
+
+
+def test_a_master_that_takes_no_connection_is_passed_over_for_every_method(routers, tls):
+    api, (up,) = routers(OK)
+    api.routers.insert(0, closed_port())
+    assert api.call("DELETE", "/v1/apps/web") == {"apps": []}
+    assert up.asked == ["DELETE"]
+
+    nobody = SchedulerAPI([closed_port(), closed_port()], tls / "ca.pem", "token", timeout=0.5)
+    with pytest.raises(FlotillaError, match="^no master's scheduler answers: "):
+        nobody.call("GET", "/v1/apps")
