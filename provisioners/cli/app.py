@@ -84,7 +84,13 @@ def scale(app_id, instances, spec_file, name, provider):
     """Run INSTANCES instances of the app."""
     api = _api(spec_file, name, provider)
     definition = api.call("GET", f"/v1/apps/{app_id}")["definition"]
-    change, state = apps.deploy(api, parse_app({**definition, "instances": instances}), progress=_progress)
+    try:
+        app = parse_app({**definition, "instances": instances})
+        change, state = apps.deploy(api, app, progress=_progress)
+    except DefinitionError as err:
+        _refuse(err.problems)
+    except apps.APIError as err:
+        _refuse(err.problems or [str(err)])
     click.echo(f"{app_id}: {state['running']} of {state['desired']} healthy.")
 
 

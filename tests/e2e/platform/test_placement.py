@@ -268,3 +268,11 @@ def test_a_resident_app_keeps_its_data_and_its_node(
     )
     tasks = swarm_tasks(platform, master, "store")
     assert {task["node"] for task in tasks} <= {home, ""}, f"the store ran elsewhere: {tasks}"
+
+    # More instances than its one volume allows: one sentence, nothing changed.
+    version = platform.api().call("GET", "/v1/apps/store")["state"]["version"]
+    result = platform.run("app", "scale", "store", "2")
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("flotilla: error: instances: must be 0 or 1"), result.stderr
+    assert platform.api().call("GET", "/v1/apps/store")["state"]["version"] == version
