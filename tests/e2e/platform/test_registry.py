@@ -142,16 +142,24 @@ def test_verbose_push_shows_no_secret(platform, image, monkeypatch):
     assert_no_secret(platform, output)
 
 
-def test_verbose_site_run_shows_no_secret_and_changes_nothing(platform):
+def verbose_site(platform, extravars=None):
+    """`ansible-playbook -i INVENTORY site.yml -vvv`, as a user of the checkout
+    runs it; checked to pass and to show no secret. Returns {host: changed}."""
     inventory = platform.machines.workspace.inventory_file
     command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), "site.yml", "-vvv"]
+    if extravars:
+        command += ["-e", json.dumps(extravars)]
     # The checkout's settings, as a user of the checkout runs site.yml.
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env, timeout=1800)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     assert_no_secret(platform, output)
-    changed = {host: int(n) for host, n in re.findall(r"^(\S+)\s+:.*\bchanged=(\d+)", output, re.MULTILINE)}
+    return {host: int(n) for host, n in re.findall(r"^(\S+)\s+:.*\bchanged=(\d+)", output, re.MULTILINE)}
+
+
+def test_verbose_site_run_shows_no_secret_and_changes_nothing(platform):
+    changed = verbose_site(platform)
     assert changed and set(changed.values()) == {0}, changed
 
 
