@@ -181,6 +181,17 @@ def test_a_bad_definition_is_refused_whole_and_running_apps_are_untouched(cluste
     assert after["Spec"] == before["Spec"]
 
 
+def test_a_deployment_the_swarm_refuses_is_said_in_one_sentence(cluster, tmp_path):
+    """The edge's service is not an app: an app of its name is refused by the
+    swarm, and that is what the user reads, not "no scheduler answers"."""
+    before = _service(cluster, "flotilla-edge")
+    result = _deploy(cluster, tmp_path, _app("flotilla-edge"))
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("flotilla: error: the swarm refused: "), result.stderr
+    assert _service(cluster, "flotilla-edge")["Version"] == before["Version"]
+
+
 def _get(url, ca_file, token=None):
     request = urllib.request.Request(url)
     if token is not None:
