@@ -30,13 +30,15 @@ from provisioners.providers.baremetal import read_inventory
 CREDENTIALS = ".credentials"
 
 ROUTER_PORT = 8443
-# What nginx answers itself, with a page of its own, when the scheduler
-# behind it does not answer: every master's scheduler is the same, so the
-# next master is asked instead. The scheduler's own answers are JSON.
+# A 5xx: nginx's own page when the scheduler behind it does not answer, or
+# the scheduler's JSON when the swarm would not do it (during a leader
+# election, say). Every master's scheduler is the same, so the next master
+# is asked; if every one refuses, the last reason is said.
 ROUTER_ONLY = (502, 503, 504)
-# After a 504, or no answer in time, the scheduler may have done the
-# request, or half of it: only these are safe to send again (a deploy of
-# the same definition is "unchanged"; a rollback sent twice goes back twice).
+# After a 504, a scheduler's refusal or no answer in time, the swarm may
+# have done the request, or half of it: only these are safe to send again (a
+# deploy of the same definition is "unchanged"; a rollback sent twice goes
+# back twice).
 TIMED_OUT = 504
 REPEATABLE = ("GET", "PUT")
 
@@ -61,7 +63,7 @@ class SchedulerAPI:
         FlotillaError when no router answers."""
         context = ssl.create_default_context(cafile=str(self.ca_file))
         data = None if body is None else json.dumps(body).encode()
-        unreachable = []
+        unreachable, refusal = [], None
         for router in self.routers:
             request = urllib.request.Request(f"{router}{path}", data=data, method=method)
             request.add_header("Authorization", f"Bearer {self.token}")
@@ -76,6 +78,10 @@ class SchedulerAPI:
                         "re-run site.yml to restore the credentials it made."
                     ) from err
                 answer = _json_or_nothing(err.read())
+                if err.code in ROUTER_ONLY and "error" in answer and method in REPEATABLE:
+                    refusal = APIError(answer["error"], answer.get("problems", ()))
+                    unreachable.append(f"{router} ({answer['error']})")
+                    continue
                 if err.code in ROUTER_ONLY and "error" not in answer:
                     if err.code == TIMED_OUT and method not in REPEATABLE:
                         raise _maybe_done(router, f"answered {err.code}", method, path) from err
@@ -90,6 +96,8 @@ class SchedulerAPI:
                 if method not in REPEATABLE:
                     raise _maybe_done(router, f"did not answer ({err})", method, path) from err
                 unreachable.append(f"{router} ({err})")
+        if refusal is not None:
+            raise refusal
         raise FlotillaError(f"no master's scheduler answers: {', '.join(unreachable)}.")
 
 

@@ -119,11 +119,23 @@ def test_a_router_whose_scheduler_is_down_sends_every_method_to_the_next_master(
         assert (down.asked, up.asked) == ([method], [method])
 
 
-def test_the_schedulers_own_refusal_is_said_and_no_other_master_is_asked(routers):
-    api, (refusing, other) = routers(SWARM_REFUSED, OK)
+def test_the_schedulers_own_refusal_is_said_once_every_master_refuses(routers):
+    api, (refusing, also_refusing) = routers(SWARM_REFUSED, SWARM_REFUSED)
     with pytest.raises(APIError, match="^the swarm refused: name conflicts with an existing object$"):
         api.call("PUT", "/v1/apps/flotilla-edge", {"id": "flotilla-edge"})
-    assert (refusing.asked, other.asked) == (["PUT"], [])
+    assert (refusing.asked, also_refusing.asked) == (["PUT"], ["PUT"])
+
+    # Another master's swarm may answer (a leader elected meanwhile).
+    api, (refusing, answering) = routers(SWARM_REFUSED, OK)
+    assert api.call("GET", "/v1/apps") == {"apps": []}
+    assert (refusing.asked, answering.asked) == (["GET"], ["GET"])
+
+
+def test_a_refused_rollback_is_not_sent_to_another_master(routers):
+    api, (refusing, other) = routers(SWARM_REFUSED, OK)
+    with pytest.raises(APIError, match="^the swarm refused: "):
+        api.call("POST", "/v1/apps/web/rollback")
+    assert (refusing.asked, other.asked) == (["POST"], [])
 
 
 @pytest.mark.parametrize("answer", [NGINX_504, SILENT], ids=["router timed out", "no answer in time"])
