@@ -19,7 +19,6 @@ import yaml
 
 from tests.e2e import workload
 from tests.e2e.conftest import flotilla
-from tests.e2e.platform.test_registry import verbose_site
 
 MASTER = "master-1"
 # The scheduler refuses an image that names no registry; the nodes find this
@@ -216,9 +215,6 @@ def test_every_router_refuses_a_missing_or_wrong_token(cluster):
 
 def test_no_command_prints_a_secret_even_verbose(cluster, deployed, tmp_path):
     deployed.append("quiet")
-    api = cluster.api()
-    kept = [api.ca_file.parent / name for name in ("registry-password", "edge-credential")]
-    secrets = [api.token, *(path.read_text().strip() for path in kept)]
     path = tmp_path / "quiet.yml"
     path.write_text(yaml.safe_dump(_app("quiet")))
     commands = [
@@ -233,7 +229,7 @@ def test_no_command_prints_a_secret_even_verbose(cluster, deployed, tmp_path):
     assert all(result.returncode == 0 for result in outputs), [r.stderr for r in outputs]
     assert not _services(cluster, "quiet")
     for result in outputs:
-        assert not [secret for secret in secrets if secret in result.stdout + result.stderr]
+        cluster.assert_no_secret(result.stdout + result.stderr)
 
 
 def test_with_the_answering_master_stopped_another_lists_and_deploys(cluster, deployed, tmp_path):
@@ -281,5 +277,5 @@ def test_site_yml_deploys_scheduler_apps_and_its_second_run_changes_nothing(clus
     assert len(_running(cluster, "listed")) == 2
     assert sum(first.stats.get("changed", {}).values()) > 0
     # Again at -vvv: the API token the role sends never shows.
-    changed = verbose_site(cluster, apps)
+    changed = cluster.verbose_site(apps)
     assert changed and set(changed.values()) == {0}, changed

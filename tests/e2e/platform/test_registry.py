@@ -7,30 +7,19 @@ first master (the role's default).
 
 import base64
 import json
-import os
-import re
 import ssl
-import subprocess
-import sys
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import docker
 import pytest
 import yaml
 
-from provisioners import apps
 from tests.e2e import workload
+from tests.e2e.platform.conftest import REGISTRY_USER
 
-ROOT = Path(__file__).resolve().parents[3]
 PORT = 5000
-USER = "flotilla"
 REPOSITORY = "flotilla-e2e/web"
-
-
-def credentials(platform):
-    return platform.machines.workspace.inventory_file.parent / apps.CREDENTIALS
 
 
 def registry(platform):
@@ -38,7 +27,7 @@ def registry(platform):
 
 
 def password(platform):
-    return (credentials(platform) / "registry-password").read_text().strip()
+    return (platform.credentials / "registry-password").read_text().strip()
 
 
 def registry_get(platform, path, auth=True):
@@ -46,9 +35,9 @@ def registry_get(platform, path, auth=True):
     request = urllib.request.Request(f"https://{registry(platform)}{path}")
     request.add_header("Accept", "application/vnd.docker.distribution.manifest.v2+json")
     if auth:
-        basic = base64.b64encode(f"{USER}:{password(platform)}".encode()).decode()
+        basic = base64.b64encode(f"{REGISTRY_USER}:{password(platform)}".encode()).decode()
         request.add_header("Authorization", f"Basic {basic}")
-    context = ssl.create_default_context(cafile=str(credentials(platform) / "ca.pem"))
+    context = ssl.create_default_context(cafile=str(platform.credentials / "ca.pem"))
     try:
         with urllib.request.urlopen(request, context=context, timeout=10) as response:
             return response.status, json.loads(response.read() or b"{}")
@@ -102,7 +91,7 @@ def test_push_refuses_what_it_cannot_push(platform, image):
         "flotilla: error: this machine's Docker has no image flotilla-e2e/absent:1; build or pull it first."
     ]
 
-    stored = credentials(platform) / "registry-password"
+    stored = platform.credentials / "registry-password"
     aside = stored.with_name("registry-password.aside")
     stored.rename(aside)
     try:
@@ -115,51 +104,17 @@ def test_push_refuses_what_it_cannot_push(platform, image):
     assert registry_get(platform, "/v2/_catalog")[1] == before
 
 
-def secrets(platform):
-    basic = base64.b64encode(f"{USER}:{password(platform)}".encode()).decode()
-    return {
-        "registry password": password(platform),
-        "registry password, as a Docker config holds it": basic,
-        "API token": (credentials(platform) / "api-token").read_text(),
-    }
-
-
-def assert_no_secret(platform, output):
-    for what, secret in secrets(platform).items():
-        secret = secret.strip()
-        assert len(secret) >= 20
-        # Say where it leaked without printing it again.
-        leaks = [line.replace(secret, "<SECRET>")[:300] for line in output.splitlines() if secret in line]
-        assert leaks == [], f"the {what} is in the output:\n" + "\n".join(leaks)
-
-
 def test_verbose_push_shows_no_secret(platform, image, monkeypatch):
     monkeypatch.setenv("ANSIBLE_VERBOSITY", "3")  # -vvv for the playbook flotilla runs
     result = push(platform, workload.IMAGE)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     output = result.stdout + result.stderr
     assert "ESTABLISH SSH CONNECTION" in output, "the run was not verbose"
-    assert_no_secret(platform, output)
-
-
-def verbose_site(platform, extravars=None):
-    """`ansible-playbook -i INVENTORY site.yml -vvv`, as a user of the checkout
-    runs it; checked to pass and to show no secret. Returns {host: changed}."""
-    inventory = platform.machines.workspace.inventory_file
-    command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), "site.yml", "-vvv"]
-    if extravars:
-        command += ["-e", json.dumps(extravars)]
-    # The checkout's settings, as a user of the checkout runs site.yml.
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env, timeout=1800)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-4000:]
-    assert_no_secret(platform, output)
-    return {host: int(n) for host, n in re.findall(r"^(\S+)\s+:.*\bchanged=(\d+)", output, re.MULTILINE)}
+    platform.assert_no_secret(output)
 
 
 def test_verbose_site_run_shows_no_secret_and_changes_nothing(platform):
-    changed = verbose_site(platform)
+    changed = platform.verbose_site()
     assert changed and set(changed.values()) == {0}, changed
 
 
