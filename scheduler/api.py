@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import docker
 
 from .definition import DefinitionError, parse_app, to_data
-from .deploy import Apps
+from .deploy import Apps, RouteTaken
 from .edge import haproxy_config
 from .placement import PlacementError
 
@@ -148,7 +148,7 @@ class Handler(BaseHTTPRequestHandler):
             raise _Problem(HTTPStatus.BAD_REQUEST, f"the definition's id {app.id} is not {app_id}")
         try:
             deployment = self.apps.deploy(app)
-        except PlacementError as err:
+        except (PlacementError, RouteTaken) as err:
             raise _Problem(HTTPStatus.CONFLICT, str(err)) from err
         status = HTTPStatus.CREATED if deployment.change == "created" else HTTPStatus.OK
         return status, dataclasses.asdict(deployment)

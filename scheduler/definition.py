@@ -30,6 +30,12 @@ _REFERENCE = re.compile(
     rf"(?P<name>{_COMPONENT}(?:/{_COMPONENT})*)"
     r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
 )
+# A URL path that is safe inside HAProxy's configuration text (no space,
+# '#', brace or line break), percent-encoded beyond that.
+_URL_PATH = re.compile(r"^/[A-Za-z0-9._~/%-]*$")
+_URL_PATH_WORDS = "a URL path (a leading /, then letters, digits and . _ ~ / % - only)"
+# The engine refuses a memory limit below this many MiB.
+_MINIMUM_MEM_LIMIT = 6
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 HEALTH_KINDS = ("http", "tcp", "command")
@@ -80,6 +86,12 @@ class Expose:
     port: int
     host: str | None = None
     path: str = "/"
+
+    @property
+    def route(self):
+        """What the edge routes by: the host (or None for any) and the path
+        prefix, a trailing slash aside (/api and /api/ are one route)."""
+        return self.host, self.path.rstrip("/") or "/"
 
 
 @dataclass(frozen=True)
@@ -215,9 +227,7 @@ def _health(read, value, path):
         if data["tcp"] is not True:
             read.problem(f"{path}.tcp", "must be true (the port is health.port)")
         return Health(kind, port=port, **timing)
-    check_path = read.string(data["http"], f"{path}.http")
-    if check_path is not None and not check_path.startswith("/"):
-        read.problem(f"{path}.http", f"{check_path!r} is not a path (it starts with /)")
+    check_path = read.string(data["http"], f"{path}.http", _URL_PATH, _URL_PATH_WORDS)
     return Health(kind, port=port, path=check_path or "/", **timing)
 
 
@@ -267,10 +277,8 @@ def _expose(read, value, path):
     host = None
     if "host" in data:
         host = read.string(data["host"], f"{path}.host", _HOSTNAME, "a host name in lower case")
-    route = data.get("path", "/")
-    if not isinstance(route, str) or not route.startswith("/"):
-        read.problem(f"{path}.path", f"{route!r} is not a path (it starts with /)")
-    return Expose(port, host, route) if port is not None else None
+    route = read.string(data.get("path", "/"), f"{path}.path", _URL_PATH, _URL_PATH_WORDS)
+    return Expose(port, host, route) if port is not None and route is not None else None
 
 
 def _volume(read, value, path):
@@ -333,7 +341,9 @@ def parse_app(data, where=""):
         if "cpus" in limits:
             values["cpus_limit"] = read.number(limits["cpus"], f"{prefix}limits.cpus", integer=False, minimum=0.01)
         if "mem" in limits:
-            values["mem_limit"] = read.number(limits["mem"], f"{prefix}limits.mem", integer=True, minimum=4)
+            values["mem_limit"] = read.number(
+                limits["mem"], f"{prefix}limits.mem", integer=True, minimum=_MINIMUM_MEM_LIMIT
+            )
     volume = _volume(read, data["volume"], f"{prefix}volume") if "volume" in data else None
     parts = {
         "health": _health(read, data["health"], f"{prefix}health") if "health" in data else None,
@@ -344,8 +354,11 @@ def parse_app(data, where=""):
     }
     values = {name: value for name, value in values.items() if value is not None}
     for reserved, limit in (("cpus", "cpus_limit"), ("mem", "mem_limit")):
-        if limit in values and reserved in values and values[limit] < values[reserved]:
-            read.problem(f"{prefix}limits.{reserved}", f"{values[limit]} is below the reservation {values[reserved]}")
+        # The default reservation counts too: the engine refuses every task
+        # whose limit is below its reservation.
+        reservation = values.get(reserved, getattr(App, reserved))
+        if limit in values and values[limit] < reservation:
+            read.problem(f"{prefix}limits.{reserved}", f"{values[limit]} is below the reservation {reservation}")
     if volume is not None and values.get("instances", 1) > 1:
         read.problem(f"{prefix}instances", "must be 0 or 1 for an app with a volume (the volume lives on one node)")
     if read.problems:

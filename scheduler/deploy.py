@@ -26,6 +26,11 @@ from .service import APP_LABEL, APPS_NETWORK, DEFINITION_LABEL, NODE_LABEL, VERS
 ROLLED_BACK = ("rollback_started", "rollback_paused", "rollback_completed")
 
 
+class RouteTaken(ValueError):
+    """Another app is exposed on the same host and path: the edge could send
+    the requests to only one of them."""
+
+
 class DeploymentFailed(Exception):
     """The new version did not become healthy: the swarm rolled it back."""
 
@@ -108,7 +113,10 @@ class Apps:
     def deploy(self, app):
         """Create or update the service of ``app``; unchanged when the swarm
         already runs this exact definition. PlacementError, before anything
-        changes, when a resident app has no node to live on."""
+        changes, when a resident app has no node to live on; RouteTaken when
+        another app is exposed on the same route."""
+        if app.expose is not None:
+            self._check_route(app)
         current = self._service(app.id)
         node = self.home(app, current) if app.resident else None
         self.ensure_network()
@@ -121,6 +129,15 @@ class Apps:
             return Deployment(app.id, version, "unchanged")
         self.api.update_service(current["ID"], current["Version"]["Index"], **_spec_arguments(spec))
         return Deployment(app.id, version, "updated")
+
+    def _check_route(self, app):
+        for other in self.definitions():
+            if other.id != app.id and other.expose is not None and other.expose.route == app.expose.route:
+                host, path = app.expose.route
+                raise RouteTaken(
+                    f"{app.id}: {other.id} is exposed on {host or 'any host'} at {path} already;"
+                    " give expose.host or expose.path another value"
+                )
 
     def definition(self, app_id):
         """The definition the swarm runs for ``app_id``, or None."""

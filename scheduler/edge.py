@@ -80,6 +80,9 @@ frontend public
     bind :{HTTP_PORT}
     bind :{HTTPS_PORT} ssl crt {TLS_PEM}
     option forwardfor
+    # A POST may have been done by the app that answered 503 or too late:
+    # sent to another one it could be done twice.
+    http-request disable-l7-retry unless METH_GET || METH_HEAD
     http-request set-header X-Forwarded-Proto https if {{ ssl_fc }}
 """
 
@@ -91,13 +94,14 @@ def slots(instances):
 
 def _order(app):
     """Most specific route first: with a host before without, longer paths first."""
-    return (app.expose.host is None, -len(app.expose.path), app.id)
+    host, path = app.expose.route
+    return (host is None, -len(path), app.id)
 
 
 def _condition(app):
-    host = f"{{ req.hdr(host),field(1,:) -i {app.expose.host} }} " if app.expose.host else ""
-    path = app.expose.path.rstrip("/")
-    if not path:
+    host, path = app.expose.route
+    host = f"{{ req.hdr(host),field(1,:) -i {host} }} " if host else ""
+    if path == "/":
         return host.strip() or "TRUE"
     # /api takes /api and /api/..., not /apiary.
     return f"{host}{{ path {path} }} || {host}{{ path_beg {path}/ }}"

@@ -155,6 +155,22 @@ def test_limits_below_the_reservations_and_contradicting_labels_are_refused():
     ]
 
 
+def test_a_limit_below_the_default_reservation_or_the_engines_minimum_is_refused():
+    # The engine would refuse every task: the deployment would only time out.
+    assert problems({"id": "w", "image": IMAGE, "limits": {"mem": 32}}) == [
+        "limits.mem: 32 is below the reservation 64"
+    ]
+    assert problems({"id": "w", "image": IMAGE, "mem": 4, "limits": {"mem": 5}}) == ["limits.mem: 5 is below 6"]
+
+
+@pytest.mark.parametrize("path", ["/a b", "/a#b", "/a}", "/a\nbackend x", "api"])
+def test_paths_that_would_break_the_edges_configuration_are_refused(path):
+    words = "is not a URL path (a leading /, then letters, digits and . _ ~ / % - only)"
+    assert problems(
+        {"id": "w", "image": IMAGE, "expose": {"port": 80, "path": path}, "health": {"http": path, "port": 80}}
+    ) == [f"health.http: {path!r} {words}", f"expose.path: {path!r} {words}"]
+
+
 def test_a_list_reports_each_item_where_it_is_and_an_id_given_twice():
     with pytest.raises(DefinitionError) as caught:
         parse_apps(

@@ -1,9 +1,10 @@
-"""Where a resident app lives, and why a task waits, from descriptions of the nodes."""
+"""Where a resident app lives, and why a task waits, from descriptions of the
+nodes; and which route of the edge an app may take."""
 
 import pytest
 
 from scheduler.definition import parse_app
-from scheduler.deploy import Apps
+from scheduler.deploy import Apps, RouteTaken
 from scheduler.placement import Node, PlacementError, choose_node, home_problem, waiting_reason
 from scheduler.service import NODE_LABEL
 
@@ -95,7 +96,11 @@ class FakeSwarm:
         return [{"Name": name} for name in names]
 
     def services(self, filters):
-        return [service for service in self.services_.values() if service["Spec"]["Name"] == filters["name"]]
+        return [
+            service
+            for service in self.services_.values()
+            if service["Spec"]["Name"] == filters.get("name", service["Spec"]["Name"])
+        ]
 
     def create_service(self, name, labels, task_template, **spec):
         self.services_[name] = {"ID": name, "Version": {"Index": 1}, "Spec": {"Name": name, "Labels": labels}}
@@ -184,3 +189,19 @@ def test_drained_nodes_the_app_could_use_are_named_and_masters_are_not():
     assert waiting_reason(stateless(), error, drained).startswith(
         "no node can run it: drained or down: agent-1; no node matches the placement (pool private leaves out public-1)"
     )
+
+
+def exposed(app_id, **expose):
+    return parse_app({"id": app_id, "image": IMAGE, "expose": {"port": 80, **expose}})
+
+
+def test_a_route_another_app_is_exposed_on_is_refused_before_anything_changes():
+    swarm = FakeSwarm([agent("agent-1")])
+    apps = Apps(swarm)
+    apps.deploy(exposed("web", path="/api"))
+    with pytest.raises(RouteTaken, match="web is exposed on any host at /api already"):
+        apps.deploy(exposed("shop", path="/api/"))
+    assert set(swarm.services_) == {"web"}
+    # Its own route again, or another host or path, is fine.
+    assert apps.deploy(exposed("web", path="/api/", host="web.example")).change == "updated"
+    assert apps.deploy(exposed("shop", path="/api")).change == "created"

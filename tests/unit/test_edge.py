@@ -89,6 +89,12 @@ def test_stats_and_both_public_ports_are_always_there():
     assert "bind :443 ssl crt /run/secrets/edge-tls.pem" in config
 
 
+def test_only_requests_safe_to_repeat_are_retried_on_another_instance():
+    config = lines(haproxy_config([]))
+    assert "retry-on conn-failure empty-response response-timeout 502 503" in config
+    assert "http-request disable-l7-retry unless METH_GET || METH_HEAD" in config
+
+
 class FakeApps:
     def definitions(self):
         return [app("web", {"port": 8080, "host": "web.example"})]
