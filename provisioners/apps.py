@@ -25,10 +25,10 @@ from provisioners import cluster
 from provisioners.errors import FlotillaError
 from provisioners.providers.baremetal import read_inventory
 
-# Beside the inventory, where the scheduler role keeps them
-# (scheduler_credentials_dir).
+# The scheduler role's defaults: where it keeps the credentials, beside the
+# inventory (scheduler_credentials_dir), and its routers' port
+# (scheduler_router_port). An inventory that sets either is read for it.
 CREDENTIALS = ".credentials"
-
 ROUTER_PORT = 8443
 # A 5xx: nginx's own page when the scheduler behind it does not answer, or
 # the scheduler's JSON when the swarm would not do it (during a leader
@@ -115,20 +115,49 @@ def _json_or_nothing(body):
         return {}
 
 
+def _masters(listed):
+    return listed.hosts(next(kind.group for kind in KINDS if kind.role == MASTER))
+
+
+def _setting(listed, host, name, default):
+    """A role variable as the inventory sets it for ``host``, or the role's default."""
+    value = listed.hostvars.get(host, {}).get(name, default)
+    if isinstance(value, str) and "{{" in value:
+        raise FlotillaError(
+            f"the inventory sets {name} to a template ({value}), which only Ansible can render;"
+            " give it a plain value for the flotilla command to read."
+        )
+    return value
+
+
+def credentials_dir(inventory_file, listed):
+    """Where the scheduler role keeps the cluster's CA and secrets."""
+    masters = _masters(listed)
+    given = _setting(listed, masters[0], "scheduler_credentials_dir", None) if masters else None
+    return Path(inventory_file).parent / CREDENTIALS if given is None else Path(given)
+
+
+def routers(listed):
+    """Each master's admin router, as a base URL."""
+    return [
+        f"https://{listed.hostvars.get(host, {}).get('ansible_host', host)}"
+        f":{_setting(listed, host, 'scheduler_router_port', ROUTER_PORT)}"
+        for host in _masters(listed)
+    ]
+
+
 def scheduler_api(spec):
     """The API of the cluster ``spec`` names, through every master's router."""
     inventory_file = Path(cluster.inventory_file(spec))
-    credentials = inventory_file.parent / CREDENTIALS
+    listed = read_inventory(str(inventory_file))
+    credentials = credentials_dir(inventory_file, listed)
     token_file, ca_file = credentials / "api-token", credentials / "ca.pem"
     if not token_file.exists() or not ca_file.exists():
         raise FlotillaError(
             f"{credentials} holds no scheduler credentials; "
             "run site.yml (or flotilla up) with the scheduler role first."
         )
-    listed = read_inventory(str(inventory_file))
-    masters = listed.hosts(next(kind.group for kind in KINDS if kind.role == MASTER))
-    routers = [f"https://{listed.hostvars.get(host, {}).get('ansible_host', host)}:{ROUTER_PORT}" for host in masters]
-    return SchedulerAPI(routers, ca_file, token_file.read_text().strip())
+    return SchedulerAPI(routers(listed), ca_file, token_file.read_text().strip())
 
 
 def remove(api, app_id):

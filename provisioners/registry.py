@@ -15,8 +15,9 @@ import tempfile
 from pathlib import Path
 
 from provisioners import cluster, runner
-from provisioners.apps import CREDENTIALS
+from provisioners.apps import credentials_dir
 from provisioners.errors import FlotillaError
+from provisioners.providers.baremetal import read_inventory
 
 PASSWORD = "registry-password"
 
@@ -53,10 +54,10 @@ def push(spec, name):
     names; return the reference apps use for it."""
     image, repository = local_image(name)
     inventory_file = Path(cluster.inventory_file(spec))
-    if not (inventory_file.parent / CREDENTIALS / PASSWORD).exists():
+    credentials = credentials_dir(inventory_file, read_inventory(str(inventory_file)))
+    if not (credentials / PASSWORD).exists():
         raise PushRefused(
-            f"{inventory_file.parent / CREDENTIALS} holds no registry password; "
-            "run site.yml (or flotilla up) with the scheduler role first."
+            f"{credentials} holds no registry password; run site.yml (or flotilla up) with the scheduler role first."
         )
     with tempfile.TemporaryDirectory(prefix="flotilla-image-") as directory:
         archive = Path(directory) / "image.tar"

@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 
-from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import POOL_LABEL
+from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import pool_constraint
 
 from .definition import App, to_data
 
@@ -76,7 +76,7 @@ def _healthcheck(health):
 def constraints(app, node=None):
     """Placement constraints (the swarm knows only == and !=); ``node`` pins a
     resident app to the node its volume lives on."""
-    rules = [f"node.labels.{POOL_LABEL}=={app.placement.pool}"]
+    rules = [pool_constraint(app.placement.pool)]
     rules += [f"node.labels.{key}=={value}" for key, value in sorted(app.placement.equals.items())]
     rules += [f"node.labels.{key}!={value}" for key, value in sorted(app.placement.not_equals.items())]
     if node is not None:

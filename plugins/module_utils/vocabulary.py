@@ -28,6 +28,12 @@ POOLS = (PRIVATE, PUBLIC)
 # The swarm node label that says an agent's pool.
 POOL_LABEL = "flotilla.pool"
 
+
+def pool_constraint(pool):
+    """The swarm placement constraint that keeps a service's tasks in ``pool``."""
+    return f"node.labels.{POOL_LABEL}=={pool}"
+
+
 # The inventory's groups:  cluster > masters, agents > agents_private, agents_public
 CLUSTER_GROUP = "cluster"
 AGENTS_GROUP = "agents"

@@ -2,6 +2,9 @@
 
 import json
 
+import pytest
+from ansible.errors import AnsibleFilterError
+from ansible_collections.flotilla.cluster.plugins.filter.pools import FilterModule as PoolFilters
 from ansible_collections.flotilla.cluster.plugins.filter.quorum import FilterModule as QuorumFilters
 from ansible_collections.flotilla.cluster.plugins.filter.services import services_below
 from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import even_masters_problem
@@ -30,3 +33,11 @@ def test_the_playbooks_filter_is_the_vocabularys_rule():
     assert QuorumFilters().filters()["even_masters_problem"] is even_masters_problem
     assert even_masters_problem(3) is None
     assert "4 masters tolerate 1 failure" in even_masters_problem(4)
+
+
+def test_the_pool_label_the_agents_get_is_the_one_the_edge_and_the_scheduler_place_by():
+    filters = PoolFilters().filters()
+    ((key, value),) = filters["pool_labels"]("public").items()
+    assert filters["pool_constraint"]("public") == f"node.labels.{key}=={value}"
+    with pytest.raises(AnsibleFilterError, match="'edge' is not a pool"):
+        filters["pool_labels"]("edge")

@@ -18,8 +18,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from provisioners.apps import APIError, SchedulerAPI
+from provisioners import apps
+from provisioners.apps import APIError, SchedulerAPI, credentials_dir
 from provisioners.errors import FlotillaError
+from provisioners.providers.baremetal import read_inventory
 
 NGINX_502 = (502, "text/html", b"<html><center><h1>502 Bad Gateway</h1></center></html>")
 NGINX_504 = (504, "text/html", b"<html><center><h1>504 Gateway Time-out</h1></center></html>")
@@ -159,3 +161,27 @@ def test_a_master_that_takes_no_connection_is_passed_over_for_every_method(route
     nobody = SchedulerAPI([closed_port(), closed_port()], tls / "ca.pem", "token", timeout=0.5)
     with pytest.raises(FlotillaError, match="^no master's scheduler answers: "):
         nobody.call("GET", "/v1/apps")
+
+
+def test_the_inventorys_own_router_port_and_credentials_directory_are_used(tmp_path):
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "cluster:\n  children:\n    masters:\n      hosts:\n        m1: {ansible_host: 10.0.0.1}\n"
+        "        m2: {ansible_host: 10.0.0.2, scheduler_router_port: 9443}\n"
+        "  vars: {scheduler_credentials_dir: /srv/secrets}\n"
+    )
+    listed = read_inventory(str(inventory))
+    assert apps.routers(listed) == ["https://10.0.0.1:8443", "https://10.0.0.2:9443"]
+    assert str(credentials_dir(inventory, listed)) == "/srv/secrets"
+    inventory.write_text("cluster:\n  children:\n    masters:\n      hosts:\n        m1:\n")
+    assert credentials_dir(inventory, read_inventory(str(inventory))) == tmp_path / ".credentials"
+
+
+def test_a_setting_only_ansible_can_render_is_refused_in_one_sentence(tmp_path):
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "cluster:\n  children:\n    masters:\n      hosts:\n        m1:\n"
+        "  vars: {scheduler_credentials_dir: '{{ playbook_dir }}/s'}\n"
+    )
+    with pytest.raises(FlotillaError, match="sets scheduler_credentials_dir to a template"):
+        credentials_dir(inventory, read_inventory(str(inventory)))
