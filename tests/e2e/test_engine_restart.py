@@ -1,9 +1,11 @@
 """Changing the engines' configuration on a running cluster restarts every
-engine, one at a time, without losing the leader or a request.
+engine, one at a time, without losing the leader or a request; and once the
+quorum is lost, no membership change starts.
 
 One cluster of 3 masters and 2 agents, a service on the agents and a client
 sending it requests; a thread asks the masters for the Raft leader every
-second while site.yml runs with a new `engine_daemon_options`.
+second while site.yml runs with a new `engine_daemon_options`. The last test
+stops two masters.
 """
 
 import threading
@@ -13,7 +15,7 @@ import pytest
 
 from provisioners import runner
 from tests.e2e import workload
-from tests.e2e.conftest import cluster_up
+from tests.e2e.conftest import cluster_up, flotilla
 
 NAME = "e2e-restart"
 MASTERS = [f"{NAME}-master-{i}" for i in (1, 2, 3)]
@@ -104,3 +106,26 @@ def test_new_engine_options_restart_every_engine_without_losing_the_leader_or_a_
     )
     assert sum(again.stats.get("changed", {}).values()) == 0, again.stats["changed"]
     assert {node: engine_state(machines, node) for node in MASTERS + AGENTS} == after
+
+
+def test_no_membership_change_starts_once_quorum_is_lost(machines):
+    """The last test of the module's cluster: it stops two of its three masters."""
+    agent = AGENTS[0]
+    survivor, *stopped = MASTERS
+    for master in stopped:
+        machines.client.containers.get(master).stop()
+    # The survivor notices only when its leader's lease runs out: from then
+    # on it cannot list the members, which is what "quorum lost" looks like.
+    deadline = time.monotonic() + 60
+    while machines.client.containers.get(survivor).exec_run(["docker", "node", "ls"]).exit_code == 0:
+        assert time.monotonic() < deadline, f"{survivor} still answers for the swarm after 60 s"
+        time.sleep(1)
+
+    result = flotilla("remove", "--name", NAME, agent)
+
+    assert result.returncode == 1
+    assert "quorum is lost" in result.stderr, result.stderr[-2000:]
+    # No manager can list the members now; the agent itself says it is one.
+    state = machines.exec(agent, "docker", "info", "--format", "{{.Swarm.LocalNodeState}}").strip()
+    assert state == "active"
+    assert machines.client.containers.get(agent).status == "running"
