@@ -2,14 +2,14 @@
 """Images built here from Debian packages, never pulled from a registry.
 
 No container registry is reachable from where Flotilla is built and tested,
-so every image starts from a root file system bootstrapped with debootstrap
+so every image starts from a root file system bootstrapped with mmdebstrap
 and imported into the Docker engine. The same code builds on the operator's
 machine (the CLI, the local machines' image) and on a node (the module
 flotilla.cluster.image): only the Docker client differs.
 
 Every image is tagged with a hash of what it is made of, so an unchanged
 recipe is never rebuilt and a changed one gets a new tag:
-- the base, ``flotilla/base:<hash>``: ``debootstrap --variant=minbase``;
+- the base, ``flotilla/base:<hash>``: ``mmdebstrap --variant=minbase``;
 - a recipe, ``flotilla/<name>:<hash>``: a directory holding a Dockerfile that
   begins ``ARG BASE`` / ``FROM ${BASE}`` and apt-installs from Debian, built
   with BASE set to the base; its hash covers the recipe's files and the base.
@@ -39,9 +39,9 @@ BASE_NAME = "base"
 RECIPE_LABEL = "org.flotilla.recipe"
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
-# Bump when the base's customisation (slim_base) changes, so that bases
-# built before are replaced.
-BASE_REVISION = 2
+# Bump when the base's making (the bootstrap tool, slim_base) changes, so
+# that bases built before are replaced.
+BASE_REVISION = 3
 # The build argument a recipe's Dockerfile names its base by.
 BASE_ARG = "BASE"
 
@@ -74,17 +74,22 @@ def exists(client, ref):
     return True
 
 
-# --- images bootstrapped from Debian with debootstrap ---
+# --- images bootstrapped from Debian with mmdebstrap ---
 
 
-def debootstrap(rootfs, packages=(), suite=SUITE, mirror=MIRROR):
-    """Debian's minimal system (and ``packages``) into the directory ``rootfs``."""
-    if shutil.which("debootstrap") is None:
+def bootstrap_rootfs(rootfs, packages=(), suite=SUITE, mirror=MIRROR):
+    """Debian's minimal system (and ``packages``) into the empty directory ``rootfs``.
+
+    mmdebstrap rather than debootstrap: it installs through apt and dpkg in
+    one pass, which takes half the time (measured on a node: 18 s of CPU
+    against 34 s for bookworm's minbase).
+    """
+    if shutil.which("mmdebstrap") is None:
         raise ImageError(
-            "debootstrap is not installed, and Flotilla builds its images from Debian packages "
-            "with it: run `apt-get install -y debootstrap`, then run again."
+            "mmdebstrap is not installed, and Flotilla builds its images from Debian packages "
+            "with it: run `apt-get install -y --no-install-recommends mmdebstrap`, then run again."
         )
-    command = ["debootstrap", "--variant=minbase"]
+    command = ["mmdebstrap", "--mode=root", "--variant=minbase", "--quiet"]
     if packages:
         command.append(f"--include={','.join(packages)}")
     try:
@@ -98,7 +103,7 @@ def debootstrap(rootfs, packages=(), suite=SUITE, mirror=MIRROR):
     except subprocess.CalledProcessError as err:
         last = err.stderr.strip().splitlines()[-1:] or ["no message"]
         raise ImageError(
-            f"debootstrap could not build an image's root file system (exit {err.returncode}: {last[0]}): "
+            f"mmdebstrap could not build an image's root file system (exit {err.returncode}: {last[0]}): "
             f"check that {mirror} can be reached, then run again."
         ) from None
 
@@ -116,7 +121,7 @@ def import_rootfs(client, rootfs, ref, changes=()):
 
 
 def bootstrap_image(client, ref, packages=(), customize=None, changes=()):
-    """Build ``ref`` from debootstrap unless the engine has it; return whether it built.
+    """Build ``ref`` from Debian's packages unless the engine has it; return whether it built.
 
     ``customize(rootfs)`` edits the root file system before it is imported;
     ``changes`` are Dockerfile instructions applied on import.
@@ -124,7 +129,7 @@ def bootstrap_image(client, ref, packages=(), customize=None, changes=()):
     if exists(client, ref):
         return False
     with tempfile.TemporaryDirectory(prefix="flotilla-rootfs-") as tmp:
-        debootstrap(tmp, packages)
+        bootstrap_rootfs(tmp, packages)
         if customize is not None:
             customize(tmp)
         import_rootfs(client, tmp, ref, changes)

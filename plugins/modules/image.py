@@ -11,7 +11,7 @@ description:
   - Builds the recipe in I(path) (a directory holding a C(Dockerfile) that
     begins C(ARG BASE) / C(FROM ${BASE}), and its files) with the host's
     Docker engine, on Flotilla's base image C(flotilla/base:<hash>), which it
-    first builds with C(debootstrap --variant=minbase bookworm) and
+    first builds with C(mmdebstrap --variant=minbase bookworm) and
     C(docker import) when the engine lacks it. No registry is used.
   - The image is tagged C(flotilla/<name>:<hash>), the hash covering the
     recipe's files and the base's hash. An existing tag is never rebuilt,
@@ -23,7 +23,7 @@ author: Flotilla developers
 extends_documentation_fragment:
   - flotilla.cluster.swarm
 requirements:
-  - debootstrap (Debian package C(debootstrap)), to build the base
+  - mmdebstrap (Debian package C(mmdebstrap)), to build the base
 attributes:
   check_mode:
     support: full

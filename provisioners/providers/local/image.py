@@ -1,6 +1,6 @@
 """The local machines' image: Debian 12 with systemd and sshd, built here.
 
-Built with the shared builder (plugins/module_utils/images.py): debootstrap,
+Built with the shared builder (plugins/module_utils/images.py): mmdebstrap,
 this module's customisation, docker import. The recipe's hash is the tag and
 an image label, so a changed recipe builds a new image and an unchanged one
 is never rebuilt.
@@ -19,7 +19,7 @@ IMAGE = "flotilla/node"
 RECIPE_LABEL = images.RECIPE_LABEL
 
 # Bump when _customize changes, so that images built before are replaced.
-RECIPE_REVISION = 2
+RECIPE_REVISION = 3
 SUITE = images.SUITE
 MIRROR = images.MIRROR
 PACKAGES = (
