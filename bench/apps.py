@@ -22,6 +22,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ansible_collections.flotilla.cluster.scheduler.outcome import DEPLOYING, HEALTHY, deployment_outcome
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 NAME = "bench-apps"
@@ -38,22 +40,30 @@ def app(app_id, image, instances=2, **fields):
     return {"id": app_id, "image": image, "instances": instances, "health": health, **fields}
 
 
-def wait_healthy(api, ids, timeout=900):
+def wait_healthy(api, versions, timeout=900):
+    """Wait until each deployment ({app id: version}) is healthy."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         states = {s["id"]: s for s in api.call("GET", "/v1/apps")["apps"]}
-        if all(i in states and states[i]["running"] == states[i]["desired"] for i in ids):
+        outcomes = {i: deployment_outcome(states[i], v) if i in states else DEPLOYING for i, v in versions.items()}
+        if set(outcomes.values()) == {HEALTHY}:
             return
+        if set(outcomes.values()) - {HEALTHY, DEPLOYING}:
+            raise RuntimeError(f"deployments that will not become healthy: {outcomes}")
         time.sleep(0.5)
-    raise TimeoutError(f"not all of {len(ids)} apps healthy in {timeout} s")
+    raise TimeoutError(f"not all of {len(versions)} apps healthy in {timeout} s")
+
+
+def deploy(api, app_id, definition):
+    return {app_id: api.call("PUT", f"/v1/apps/{app_id}", definition)["version"]}
 
 
 def deploy_many(api, image, count):
     ids = [f"bench-{i}" for i in range(count)]
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=count) as pool:
-        list(pool.map(lambda i: api.call("PUT", f"/v1/apps/{i}", app(i, image)), ids))
-    wait_healthy(api, ids)
+        deployed = list(pool.map(lambda i: deploy(api, i, app(i, image)), ids))
+    wait_healthy(api, {i: v for versions in deployed for i, v in versions.items()})
     seconds = round(time.monotonic() - started, 1)
     for app_id in ids:
         api.call("DELETE", f"/v1/apps/{app_id}")
@@ -74,8 +84,7 @@ def tasks_answering(edge, seen):
 
 
 def scale_behind_edge(api, image, edge, timeout=600):
-    api.call("PUT", "/v1/apps/front", app("front", image, expose={"port": 8080, "host": HOST}))
-    wait_healthy(api, ["front"])
+    wait_healthy(api, deploy(api, "front", app("front", image, expose={"port": 8080, "host": HOST})))
     definition = api.call("GET", "/v1/apps/front")["definition"]
     started = time.monotonic()
     api.call("PUT", "/v1/apps/front", {**definition, "instances": 6})

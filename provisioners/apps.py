@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ansible_collections.flotilla.cluster.plugins.module_utils.vocabulary import KINDS, MASTER
+from ansible_collections.flotilla.cluster.scheduler import outcome as outcomes
+from ansible_collections.flotilla.cluster.scheduler.outcome import deployment_outcome
 
 from provisioners import cluster
 from provisioners.errors import FlotillaError
@@ -41,6 +43,12 @@ ROUTER_ONLY = (502, 503, 504)
 # back twice).
 TIMED_OUT = 504
 REPEATABLE = ("GET", "PUT")
+# How a deployment that will not become healthy is said.
+UNHEALTHY = {
+    outcomes.ROLLED_BACK: "the new version did not become healthy and was rolled back.",
+    outcomes.STUCK: "the new version did not become healthy, and going back stopped too.",
+    outcomes.REPLACED: "another deployment of the app came before this one was healthy.",
+}
 
 
 class APIError(FlotillaError):
@@ -181,17 +189,11 @@ def deploy(api, app, progress=None, timeout=300, interval=1.0):
         state = api.call("GET", f"/v1/apps/{app.id}")["state"]
         if progress is not None:
             progress(state)
-        # Said only once the swarm has finished going back.
-        if state["deployment"] == "rollback_completed":
-            raise FlotillaError(f"{app.id}: the new version did not become healthy and was rolled back.")
-        if state["deployment"] == "rollback_paused":
-            raise FlotillaError(f"{app.id}: the new version did not become healthy, and going back stopped too.")
-        if (
-            state["version"] == deployment["version"]
-            and state["running"] == state["desired"]
-            and state["deployment"] != "updating"
-        ):
+        outcome = deployment_outcome(state, deployment["version"])
+        if outcome == outcomes.HEALTHY:
             return deployment["change"], state
+        if outcome in UNHEALTHY:
+            raise FlotillaError(f"{app.id}: {UNHEALTHY[outcome]}")
         if time.monotonic() > deadline:
             why = f": {state['pending'][0]}" if state["pending"] else ""
             raise FlotillaError(f"{app.id}: {state['running']} of {state['desired']} healthy after {timeout} s{why}.")

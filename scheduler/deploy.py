@@ -1,38 +1,39 @@
 """Deployments: an app definition made true in the swarm, and read back from it.
 
 The swarm's own Raft store is the only state: an app is the service that
-carries its labels, its definition is in those labels, its health is its
-tasks' states (a task with a health check is "running" only once healthy),
-and a deployment's outcome is the service's update status.
+carries its labels, its definition is in those labels, its health is the
+states of the tasks of its current version (a task with a health check is
+"running" only once healthy), and whether a deployment went back is the
+service's update status (see outcome.py).
 
     apps = Apps(docker.from_env().api)
     result = apps.deploy(parse_app(data))    # created, updated or unchanged
-    apps.wait(result, timeout=300)           # healthy, or rolled back
+    apps.state(result.app_id)                # running, pending and why, ...
 """
 
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 
 import docker
 
 from .definition import parse_app
 from .placement import Node, PlacementError, choose_node, home_problem, waiting_reason
-from .service import APP_LABEL, APPS_NETWORK, DEFINITION_LABEL, NODE_LABEL, VERSION_LABEL, service_spec
-
-# The update states in which a deployment has given up on its new version.
-ROLLED_BACK = ("rollback_started", "rollback_paused", "rollback_completed")
+from .service import (
+    APP_LABEL,
+    APPS_NETWORK,
+    DEFINITION_LABEL,
+    NODE_LABEL,
+    TEMPLATE_LABEL,
+    VERSION_LABEL,
+    service_spec,
+)
 
 
 class RouteTaken(ValueError):
     """Another app is exposed on the same host and path: the edge could send
     the requests to only one of them."""
-
-
-class DeploymentFailed(Exception):
-    """The new version did not become healthy: the swarm rolled it back."""
 
 
 @dataclass(frozen=True)
@@ -49,15 +50,15 @@ class AppState:
     id: str
     version: str
     desired: int
-    running: int = 0  # running and, with a health check, healthy
+    running: int = 0  # of this version, running and, with a health check, healthy
     nodes: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)  # why each waiting task waits
     deployment: str = "completed"  # the swarm's update state
     home: str | None = None  # a resident app's node, where its volume lives
 
-    @property
-    def healthy(self):
-        return self.running == self.desired and self.deployment not in ("updating", *ROLLED_BACK)
+
+def _template(task_spec):
+    return task_spec.get("ContainerSpec", {}).get("Labels", {}).get(TEMPLATE_LABEL)
 
 
 def _spec_arguments(spec):
@@ -161,12 +162,15 @@ class Apps:
             deployment=service.get("UpdateStatus", {}).get("State", "completed"),
             home=labels.get(NODE_LABEL),
         )
+        template = _template(service["Spec"]["TaskTemplate"])
         nodes = app = None
         for task in self.api.tasks(filters={"service": service["ID"], "desired-state": "running"}):
             status = task["Status"]
             if status["State"] == "running":
-                state.running += 1
-                state.nodes.append(self._hostname(task["NodeID"]))
+                # A task of the version being replaced is not this version's.
+                if _template(task["Spec"]) == template:
+                    state.running += 1
+                    state.nodes.append(self._hostname(task["NodeID"]))
                 continue
             error = status.get("Err") or status.get("Message", "")
             if status["State"] == "pending":
@@ -184,28 +188,6 @@ class Apps:
 
     def _hostname(self, node_id):
         return self.api.inspect_node(node_id)["Description"]["Hostname"] if node_id else ""
-
-    def wait(self, deployment, timeout=300, interval=1.0, progress=None):
-        """Return the app's state once the deployment is healthy; raise
-        DeploymentFailed once the swarm has rolled it back, TimeoutError when
-        neither happens in ``timeout`` seconds. ``progress(state)`` is told
-        each reading."""
-        deadline = time.monotonic() + timeout
-        while True:
-            state = self.state(deployment.app_id)
-            if progress is not None:
-                progress(state)
-            if state.deployment in ROLLED_BACK:
-                message = self._service(deployment.app_id).get("UpdateStatus", {}).get("Message", "")
-                raise DeploymentFailed(f"{deployment.app_id}: the new version was rolled back: {message}")
-            if state.healthy and state.version == deployment.version:
-                return state
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"{deployment.app_id}: {state.running} of {state.desired} instances healthy after {timeout} s"
-                    + (f" ({state.pending[0]})" if state.pending else "")
-                )
-            time.sleep(interval)
 
     def rollback(self, app_id):
         """Go back to the definition deployed before this one."""

@@ -22,6 +22,8 @@ from .definition import App, to_data
 # and the definition itself.
 APP_LABEL = "flotilla.app"
 VERSION_LABEL = "flotilla.version"
+# On each task: the digest of the task template it was made from.
+TEMPLATE_LABEL = "flotilla.template"
 DEFINITION_LABEL = "flotilla.definition"
 # A resident app's node: where its volume lives, chosen at its first
 # deployment and kept by every later one.
@@ -165,6 +167,10 @@ def service_spec(app: App, node=None):
         # No IPVS on every kernel: names resolve to the tasks themselves.
         "EndpointSpec": {"Mode": "dnsrr"},
     }
+    # Each task says which template it was made from, so that a new
+    # version's tasks are told from the ones they replace; a scale changes
+    # the version but not the template, and restarts no task.
+    container["Labels"][TEMPLATE_LABEL] = _digest(spec["TaskTemplate"])
     # The version names the whole spec, so that a scheduler that turns the
     # same definition into a different spec deploys it.
     spec["Labels"][VERSION_LABEL] = _digest(spec)

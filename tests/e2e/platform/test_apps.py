@@ -117,6 +117,13 @@ def test_a_version_that_fails_its_health_check_is_rolled_back(cluster, deployed,
     assert set(_running(cluster, "roll")) == serving
     assert not stopped, f"old tasks stopped during the failed deployment: {stopped}"
 
+    # The version it went back to, deployed again (the file reverted): the
+    # rollback's status stays, but says nothing about this deployment.
+    again = _deploy(cluster, tmp_path, _app("roll", env={"RELEASE": "1"}))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _service(cluster, "roll")["UpdateStatus"]["State"] == "rollback_completed"
+    assert set(_running(cluster, "roll")) == serving
+
 
 def _resolve(cluster, app_id, name):
     """The addresses ``name`` resolves to inside one of ``app_id``'s containers."""
