@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import json
 import re
+import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -51,10 +52,6 @@ class Handler(BaseHTTPRequestHandler):
     digest: str
     edge_digest: str | None = None
     server_version = "flotilla-scheduler"
-
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
-        # The request line only: headers (the token) are never logged.
-        super().log_message(format, *args)
 
     def _authorized(self, digests):
         given = self.headers.get("Authorization", "")
@@ -96,6 +93,17 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _handle(self, method):
+        try:
+            self._answer(method)
+        except Exception:  # noqa: BLE001 - whatever broke, the client gets an answer
+            # The journal gets the traceback (the request line, never its headers).
+            traceback.print_exc()
+            self._send(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                {"error": "the scheduler failed on this request; its journal on this master says why"},
+            )
+
+    def _answer(self, method):
         if self.path == EDGE_PATH:
             return self._edge(method)
         if not self._authorized((self.digest,)):
@@ -123,6 +131,8 @@ class Handler(BaseHTTPRequestHandler):
             raise _Problem(HTTPStatus.NOT_FOUND, f"no app {app_id}")
         if method == "GET" and action is None:
             state = self.apps.state(app_id)
+            if state is None:  # removed since its definition was read
+                raise _Problem(HTTPStatus.NOT_FOUND, f"no app {app_id}")
             return HTTPStatus.OK, {"state": dataclasses.asdict(state), "definition": to_data(current)}
         if method == "DELETE" and action is None:
             self.apps.remove(app_id)

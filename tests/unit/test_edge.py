@@ -1,6 +1,7 @@
 """The public edge's HAProxy configuration, rendered from app definitions, and
 the API door that hands it to the edge with its own read-only credential."""
 
+import json
 import threading
 import urllib.error
 import urllib.request
@@ -129,3 +130,25 @@ def test_the_edge_credential_reads_nothing_else_and_a_wrong_one_nothing_at_all(a
     assert get(api + "/v1/apps/web", "edge", method="DELETE")[0] == 401
     assert get(api + EDGE_PATH, "wrong")[0] == 401
     assert get(api + EDGE_PATH, "edge", method="DELETE")[0] == 405
+
+
+class BrokenApps:
+    def list(self):
+        raise RuntimeError("a stored definition no longer reads")
+
+
+def test_a_request_the_scheduler_fails_on_gets_an_answer_that_says_so(capfd):
+    server = make_server("127.0.0.1", 0, token_digest("admin"), apps=BrokenApps())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{server.server_port}/v1/apps", headers={"Authorization": "Bearer admin"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(request, timeout=5)
+    finally:
+        server.shutdown()
+    assert answer.value.code == 500
+    assert answer.value.headers["Content-Type"] == "application/json"
+    assert "journal on this master says why" in json.loads(answer.value.read())["error"]
+    assert "a stored definition no longer reads" in capfd.readouterr().err
