@@ -283,6 +283,7 @@ def test_site_yml_deploys_scheduler_apps_and_its_second_run_changes_nothing(clus
     first = cluster.machines.site(apps)
     assert len(_running(cluster, "listed")) == 2
     assert sum(first.stats.get("changed", {}).values()) > 0
-    # Again at -vvv: the API token the role sends never shows.
+    # Again at -vvv: no secret of the cluster shows (the API token the role
+    # sends, the registry's password), and nothing changes.
     changed = cluster.verbose_site(apps)
     assert changed and set(changed.values()) == {0}, changed

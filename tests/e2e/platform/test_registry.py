@@ -113,11 +113,6 @@ def test_verbose_push_shows_no_secret(platform, image, monkeypatch):
     platform.assert_no_secret(output)
 
 
-def test_verbose_site_run_shows_no_secret_and_changes_nothing(platform):
-    changed = platform.verbose_site()
-    assert changed and set(changed.values()) == {0}, changed
-
-
 def tasks_on(platform, app_id):
     """{node: task state} of the app's tasks the swarm means to run, read on a master."""
     lines = platform.machines.exec(
