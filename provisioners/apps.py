@@ -52,11 +52,12 @@ UNHEALTHY = {
 
 
 class APIError(FlotillaError):
-    """The scheduler answered no, with its reasons."""
+    """The scheduler answered no, with its reasons (and the HTTP status)."""
 
-    def __init__(self, message, problems=()):
+    def __init__(self, message, problems=(), status=None):
         super().__init__(message)
         self.problems = list(problems)
+        self.status = status
 
 
 @dataclass
@@ -87,7 +88,7 @@ class SchedulerAPI:
                     ) from err
                 answer = _json_or_nothing(err.read())
                 if err.code in ROUTER_ONLY and "error" in answer and method in REPEATABLE:
-                    refusal = APIError(answer["error"], answer.get("problems", ()))
+                    refusal = APIError(answer["error"], answer.get("problems", ()), err.code)
                     unreachable.append(f"{router} ({answer['error']})")
                     continue
                 if err.code in ROUTER_ONLY and "error" not in answer:
@@ -95,7 +96,7 @@ class SchedulerAPI:
                         raise _maybe_done(router, f"answered {err.code}", method, path) from err
                     unreachable.append(f"{router} (its router answers {err.code}: the scheduler behind it is down)")
                     continue
-                raise APIError(answer.get("error", f"HTTP {err.code}"), answer.get("problems", ())) from err
+                raise APIError(answer.get("error", f"HTTP {err.code}"), answer.get("problems", ()), err.code) from err
             except urllib.error.URLError as err:
                 # Raised before the request was sent whole: nothing was done.
                 unreachable.append(f"{router} ({err.reason})")
@@ -173,8 +174,11 @@ def remove(api, app_id):
     api.call("DELETE", f"/v1/apps/{app_id}")
     try:
         api.call("GET", f"/v1/apps/{app_id}")
-    except APIError:
-        return
+    except APIError as err:
+        # Only "no such app" says it is gone; any other refusal says nothing.
+        if err.status == 404:
+            return
+        raise
     raise FlotillaError(f"{app_id} is still listed after its removal.")
 
 

@@ -27,6 +27,7 @@ NGINX_502 = (502, "text/html", b"<html><center><h1>502 Bad Gateway</h1></center>
 NGINX_504 = (504, "text/html", b"<html><center><h1>504 Gateway Time-out</h1></center></html>")
 SWARM_REFUSED = (502, "application/json", b'{"error": "the swarm refused: name conflicts with an existing object"}')
 OK = (200, "application/json", b'{"apps": []}')
+NO_SUCH_APP = (404, "application/json", b'{"error": "no app web"}')
 SILENT = None  # takes the request and never answers
 
 
@@ -58,7 +59,8 @@ def tls(tmp_path_factory):
 
 
 class Router:
-    """One master's router: answers every request with ``answer``, and keeps what it was asked."""
+    """One master's router: answers every request with ``answer`` (or with
+    ``answer[method]``), and keeps what it was asked."""
 
     def __init__(self, tls, answer):
         self.asked = []
@@ -70,7 +72,7 @@ class Router:
                 if answer is SILENT:
                     time.sleep(2)
                     return
-                status, kind, body = answer
+                status, kind, body = answer[self.command] if isinstance(answer, dict) else answer
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
@@ -185,3 +187,13 @@ def test_a_setting_only_ansible_can_render_is_refused_in_one_sentence(tmp_path):
     )
     with pytest.raises(FlotillaError, match="sets scheduler_credentials_dir to a template"):
         credentials_dir(inventory, read_inventory(str(inventory)))
+
+
+def test_remove_says_gone_only_when_the_scheduler_no_longer_knows_the_app(routers):
+    api, (router,) = routers({"DELETE": OK, "GET": NO_SUCH_APP})
+    apps.remove(api, "web")
+    assert router.asked == ["DELETE", "GET"]
+    # A refusal of another kind says nothing about whether it is gone.
+    api, _ = routers({"DELETE": OK, "GET": (400, "application/json", b'{"error": "bad request"}')})
+    with pytest.raises(APIError, match="^bad request$"):
+        apps.remove(api, "web")
