@@ -6,8 +6,8 @@ the scheduler (the `flotilla app` commands, the HTTP API, the role's
 
     parse_app({"id": "Web", "image": "web:1", "instances": -1})
     # DefinitionError:
-    #   id: 'Web' is not a DNS label (a-z, 0-9 and '-', at most 63, starting with a letter)
-    #   image: 'web:1' names no registry (write it as registry.example:5000/web:1) ...
+    #   id: 'Web' is not a DNS label (a-z, 0-9 and '-', at most 63)
+    #   image: 'web:1' names no registry (write it as registry.example:5000/web:1, or push it to the cluster's)
     #   instances: -1 is below 0
 
 Plain Python and PyYAML, as Debian packages them: it runs on the masters too.

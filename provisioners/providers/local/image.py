@@ -6,7 +6,6 @@ an image label, so a changed recipe builds a new image and an unchanged one
 is never rebuilt.
 """
 
-import hashlib
 import logging
 import os
 from pathlib import Path
@@ -71,10 +70,7 @@ log = logging.getLogger(__name__)
 
 
 def recipe_hash():
-    recipe = "\n".join(
-        [str(RECIPE_REVISION), SUITE, MIRROR, *PACKAGES, *MASKED_UNITS, SSH_HOSTKEYS_DROPIN, SSHD_CONFIG]
-    )
-    return hashlib.sha256(recipe.encode()).hexdigest()[:16]
+    return images.digest(RECIPE_REVISION, SUITE, MIRROR, *PACKAGES, *MASKED_UNITS, SSH_HOSTKEYS_DROPIN, SSHD_CONFIG)
 
 
 def image_ref():
@@ -85,7 +81,7 @@ def ensure_image(client):
     """Return the base image's reference, building it on first use."""
     ref = image_ref()
     if not images.exists(client, ref):
-        log.info("building the machines' image %s from Debian packages (about 90 s)", ref)
+        log.info("building the machines' image %s from Debian packages (about a minute)", ref)
     try:
         images.bootstrap_image(
             client,
