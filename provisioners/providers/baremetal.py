@@ -77,8 +77,10 @@ def read_inventory(path):
     if not Path(path).exists():
         raise ProviderError(f"the inventory {path} does not exist; set baremetal.inventory to your inventory's path.")
     command = [str(Path(sys.executable).parent / "ansible-inventory"), "-i", path, "--list"]
-    # Without this, Ansible reads an inventory it cannot parse as an empty one.
-    env = {**os.environ, "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"}
+    # Without the first, Ansible reads an inventory it cannot parse as an
+    # empty one; with a verbosity set by the user, it prints its version and
+    # settings on stdout, before the JSON.
+    env = {**os.environ, "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true", "ANSIBLE_VERBOSITY": "0"}
     result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if result.returncode != 0:
         raise ProviderError(

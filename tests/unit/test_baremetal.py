@@ -52,6 +52,14 @@ def test_list_nodes_gives_the_inventory_s_machines(tmp_path):
     ]
 
 
+def test_the_users_ansible_verbosity_does_not_change_what_is_read(tmp_path, monkeypatch):
+    # `flotilla image push` run with ANSIBLE_VERBOSITY=3 once read Ansible's
+    # version banner where the inventory's JSON was.
+    monkeypatch.setenv("ANSIBLE_VERBOSITY", "3")
+    provider = provider_for(write(tmp_path, "hosts.yml", GOOD_YAML))
+    assert [node.name for node in provider.list_nodes()][-1] == "master-3"
+
+
 def test_host_vars_and_group_vars_count_as_ansible_reads_them(tmp_path):
     text = GOOD_YAML.replace("master-3: {ansible_host: 10.0.0.13}", "master-3:")
     inventory = write(tmp_path, "hosts.yml", text)
