@@ -93,7 +93,15 @@ class LocalEngine:
 
     def demotion_requested(self):
         """Whether this manager's own node is already marked to become a worker."""
-        node = self._call("read this node", self.client.api.inspect_node, self.swarm.get("NodeID"))
+        try:
+            node = self.client.api.inspect_node(self.swarm.get("NodeID"))
+        except docker.errors.APIError as err:
+            # The demotion can finish between reading the engine's info and
+            # this read, which then finds no control socket: a worker now.
+            self.refresh()
+            if not self.manager:
+                return True
+            raise SwarmError(f"could not read this node: {_explain(err)}") from err
         return node["Spec"].get("Role") == "worker"
 
     def members(self):

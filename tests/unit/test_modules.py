@@ -6,6 +6,7 @@ changes nothing, and Docker's errors are reported as errors."""
 import json
 from unittest import mock
 
+import docker.errors
 import pytest
 import yaml
 from ansible.module_utils.basic import AnsibleModule
@@ -124,6 +125,17 @@ def test_a_demoted_manager_hands_over_then_leaves(run):
     demoted = node("m2", "manager")
     demoted["Spec"]["Role"] = "worker"  # demotion asked, Raft seat not yet handed over
     client = FakeDocker("m2", [node("m1", "manager", leader=True), demoted])
+    result, _ = run(cluster_membership, client, state="left")
+    assert result["changed"] and client.writes == [("leave_swarm", {"force": False})]
+
+
+def test_a_demotion_that_finishes_while_the_node_is_read_lets_it_leave(run):
+    class Demoting(FakeDocker):
+        def inspect_node(self, node_id):
+            self._me()["Spec"]["Role"] = "worker"  # the demotion finishes now
+            raise docker.errors.APIError("dial unix /var/run/docker/swarm/control.sock: connect: no such file")
+
+    client = Demoting("m2", [node("m1", "manager", leader=True), node("m2", "manager")])
     result, _ = run(cluster_membership, client, state="left")
     assert result["changed"] and client.writes == [("leave_swarm", {"force": False})]
 
