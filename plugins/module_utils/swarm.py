@@ -29,6 +29,9 @@ except ImportError as err:  # pragma: no cover - reported by the module
 
 # Task states in which a task still holds (or is about to hold) its node.
 LIVE_TASK_STATES = ("new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running")
+# Seconds a demoted manager's engine info may go on calling it a manager
+# after its control socket is gone.
+DEMOTION_SETTLES = 15
 
 
 def routing_mesh_available():
@@ -96,12 +99,18 @@ class LocalEngine:
         try:
             node = self.client.api.inspect_node(self.swarm.get("NodeID"))
         except docker.errors.APIError as err:
-            # The demotion can finish between reading the engine's info and
-            # this read, which then finds no control socket: a worker now.
-            self.refresh()
-            if not self.manager:
-                return True
-            raise SwarmError(f"could not read this node: {_explain(err)}") from err
+            # A demotion that finishes between reading the engine's info and
+            # this read takes the control socket away before the engine's
+            # info stops calling the node a manager: give the info that time.
+            def worker_now():
+                self.refresh()
+                return not self.manager
+
+            try:
+                wait_until(worker_now, DEMOTION_SETTLES, "this node stops being a manager")
+            except Timeout:
+                raise SwarmError(f"could not read this node: {_explain(err)}") from err
+            return True
         return node["Spec"].get("Role") == "worker"
 
     def members(self):

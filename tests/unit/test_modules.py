@@ -11,6 +11,7 @@ import pytest
 import yaml
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.flotilla.cluster.plugins.module_utils import swarm
 from ansible_collections.flotilla.cluster.plugins.modules import cluster_info, cluster_membership, cluster_node
 
 from tests.unit.fake_docker import TOKENS, FakeDocker, node
@@ -129,15 +130,41 @@ def test_a_demoted_manager_hands_over_then_leaves(run):
     assert result["changed"] and client.writes == [("leave_swarm", {"force": False})]
 
 
-def test_a_demotion_that_finishes_while_the_node_is_read_lets_it_leave(run):
-    class Demoting(FakeDocker):
-        def inspect_node(self, node_id):
-            self._me()["Spec"]["Role"] = "worker"  # the demotion finishes now
-            raise docker.errors.APIError("dial unix /var/run/docker/swarm/control.sock: connect: no such file")
+class Demoting(FakeDocker):
+    """A manager whose demotion finishes as its node is read: the control
+    socket goes first, and the engine's info calls it a manager ``lag`` reads
+    longer (seen on Docker 26)."""
 
-    client = Demoting("m2", [node("m1", "manager", leader=True), node("m2", "manager")])
+    def __init__(self, *args, lag):
+        super().__init__(*args)
+        self.lag = lag
+
+    def inspect_node(self, node_id):
+        self.demoted = True
+        raise docker.errors.APIError("dial unix /var/run/docker/swarm/control.sock: connect: no such file")
+
+    def info(self):
+        if getattr(self, "demoted", False):
+            if self.lag:
+                self.lag -= 1
+            else:
+                self._me()["Spec"]["Role"] = "worker"
+        return super().info()
+
+
+def test_a_demotion_that_finishes_while_the_node_is_read_lets_it_leave(run, monkeypatch):
+    monkeypatch.setattr("time.sleep", lambda _: None)
+    client = Demoting("m2", [node("m1", "manager", leader=True), node("m2", "manager")], lag=3)
     result, _ = run(cluster_membership, client, state="left")
     assert result["changed"] and client.writes == [("leave_swarm", {"force": False})]
+
+
+def test_a_manager_that_cannot_read_its_node_and_stays_a_manager_does_not_leave(run, monkeypatch):
+    monkeypatch.setattr(swarm, "DEMOTION_SETTLES", 0)
+    client = Demoting("m2", [node("m1", "manager", leader=True), node("m2", "manager")], lag=1000)
+    result, _ = run(cluster_membership, client, state="left")
+    assert result["failed"] and result["msg"].startswith("could not read this node: dial unix")
+    assert client.writes == []
 
 
 def test_force_makes_a_manager_leave(run):
