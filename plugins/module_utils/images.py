@@ -13,6 +13,11 @@ recipe is never rebuilt and a changed one gets a new tag:
 - a recipe, ``flotilla/<name>:<hash>``: a directory holding a Dockerfile that
   begins ``ARG BASE`` / ``FROM ${BASE}`` and apt-installs from Debian, built
   with BASE set to the base; its hash covers the recipe's files and the base.
+
+A recipe's image saved with ``docker save`` into a directory of archives,
+under its reference's name, is loaded from there instead of being built: the
+local provider builds its nodes' recipes once on the operator's machine and
+hands every node the archives, read-only.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -44,6 +50,8 @@ MIRROR = "http://deb.debian.org/debian"
 BASE_REVISION = 3
 # The build argument a recipe's Dockerfile names its base by.
 BASE_ARG = "BASE"
+# Where a node looks for saved images before building one.
+NODE_ARCHIVES = "/var/lib/flotilla/image-archives"
 
 
 class ImageError(Exception):
@@ -269,3 +277,51 @@ def build_recipe(client, directory, name=None):
     except docker.errors.APIError as err:
         raise ImageError(f"Docker refused to build {ref}: {err}") from None
     return ref, True
+
+
+# --- saved images ---
+
+
+def archive_name(repository, tag):
+    """The file a saved image is kept in: flotilla/edge:<hash> in flotilla-edge-<hash>.tar."""
+    return f"{repository.replace('/', '-')}-{tag}.tar"
+
+
+def archive_path(directory, ref):
+    return os.path.join(directory, archive_name(*ref.rsplit(":", 1)))
+
+
+def load_archive(client, ref, path):
+    """Load ``ref`` from the archive at ``path``."""
+    try:
+        with open(path, "rb") as archive:
+            client.images.load(archive)
+    except docker.errors.APIError as err:
+        raise ImageError(f"Docker refused to load {path}: {err}; remove it, and the image is built instead.") from None
+    if not exists(client, ref):
+        raise ImageError(f"{path} does not hold {ref}; remove it, and the image is built instead.")
+
+
+def save_archive(client, ref, directory):
+    """Save ``ref`` into ``directory`` unless it is there, and remove the
+    archives of the image's other versions; return its path."""
+    path = archive_path(directory, ref)
+    if not os.path.isfile(path):
+        # A file of its own, renamed into place: a second save at the same
+        # time (two clusters coming up) cannot interleave with this one.
+        handle, partial = tempfile.mkstemp(dir=directory, prefix=".partial-")
+        try:
+            with os.fdopen(handle, "wb") as archive:
+                for chunk in client.api.get_image(ref):
+                    archive.write(chunk)
+            os.chmod(partial, 0o644)
+            os.replace(partial, path)
+        except BaseException:
+            os.remove(partial)
+            raise
+    repository = ref.rsplit(":", 1)[0]
+    for name in os.listdir(directory):
+        version = re.fullmatch(r".+-([0-9a-f]{16})\.tar", name)
+        if version and name == archive_name(repository, version[1]) and name != os.path.basename(path):
+            os.remove(os.path.join(directory, name))
+    return path

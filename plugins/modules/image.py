@@ -18,6 +18,10 @@ description:
     so the task changes something only when the recipe (or the base) did.
   - The same builder builds the recipes on the operator's machine
     (C(flotilla image build)), so a recipe has the same tag everywhere.
+  - When I(archives) holds the image saved under its tag
+    (C(flotilla-<name>-<hash>.tar), from C(docker save)), it is loaded from
+    there instead of being built. The local provider hands its machines the
+    images it built once on the operator's machine this way.
 version_added: 0.3.0
 author: Flotilla developers
 extends_documentation_fragment:
@@ -41,6 +45,12 @@ options:
     description:
       - The image's name, C(flotilla/<name>); the directory's name when omitted.
     type: str
+  archives:
+    description:
+      - A directory on the node of saved images to load instead of building.
+        A missing directory, or one without this image, is no error.
+    type: path
+    default: /var/lib/flotilla/image-archives
 """
 
 EXAMPLES = r"""
@@ -75,7 +85,13 @@ built:
   description: Whether the image was built by this task (would be, in check mode).
   returned: always
   type: bool
+loaded:
+  description: Whether the image was loaded from I(archives) by this task (would be, in check mode).
+  returned: always
+  type: bool
 """
+
+import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.flotilla.cluster.plugins.module_utils import images
@@ -86,6 +102,7 @@ def main():
         argument_spec=dict(
             path=dict(type="path", required=True),
             name=dict(type="str"),
+            archives=dict(type="path", default=images.NODE_ARCHIVES),
         ),
         supports_check_mode=True,
     )
@@ -97,15 +114,19 @@ def main():
     try:
         client = docker.from_env(timeout=600)
         ref = images.recipe_ref(path, name)
+        archive = images.archive_path(module.params["archives"], ref)
+        loaded = not images.exists(client, ref) and os.path.isfile(archive)
         if module.check_mode:
-            built = not images.exists(client, ref)
+            built = not loaded and not images.exists(client, ref)
         else:
+            if loaded:
+                images.load_archive(client, ref, archive)
             ref, built = images.build_recipe(client, path, name)
     except images.ImageError as err:
         module.fail_json(msg=str(err))
     except docker.errors.DockerException as err:
         module.fail_json(msg=f"the Docker engine on this host does not answer: {err}")
-    module.exit_json(changed=built, built=built, image=ref, base=images.base_ref())
+    module.exit_json(changed=built or loaded, built=built, loaded=loaded, image=ref, base=images.base_ref())
 
 
 if __name__ == "__main__":

@@ -87,6 +87,7 @@ class Engine:
         self.tags = set(tags)
         self.builds = []
         self.images = self
+        self.api = self
 
     def get(self, ref):
         if ref not in self.tags:
@@ -95,6 +96,13 @@ class Engine:
     def build(self, **arguments):
         self.builds.append(arguments)
         self.tags.add(arguments["tag"])
+
+    # A saved image, as `docker save` streams it: here, its tag in two chunks.
+    def get_image(self, ref):
+        return [b"saved:", ref.encode()]
+
+    def load(self, archive):
+        self.tags.add(archive.read().decode().removeprefix("saved:"))
 
 
 def test_an_existing_tag_is_not_built_again(recipe):
@@ -126,3 +134,25 @@ def test_the_shipped_recipes_are_found_by_name_and_an_unknown_one_refused_before
     with pytest.raises(FlotillaError, match="there is no image recipe 'nope': choose from .*hello"):
         shipped_images.build(engine, ["hello", "nope"])
     assert engine.builds == []
+
+
+EDGE = "flotilla/edge:00112233445566ff"
+
+
+def test_a_saved_image_replaces_its_other_versions_only(tmp_path):
+    others = ["flotilla-edge-0123456789abcdef.tar", "flotilla-edge-watch-0123456789abcdef.tar", "notes.txt"]
+    for name in others:
+        (tmp_path / name).write_text("")
+    path = images.save_archive(Engine({EDGE}), EDGE, tmp_path)
+    assert path == str(tmp_path / "flotilla-edge-00112233445566ff.tar")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([Path(path).name, *others[1:]])
+
+    engine = Engine(())
+    images.load_archive(engine, EDGE, path)
+    assert engine.tags == {EDGE}
+
+
+def test_an_archive_without_the_image_is_refused_by_name(tmp_path):
+    path = images.save_archive(Engine({EDGE}), EDGE, tmp_path)
+    with pytest.raises(images.ImageError, match=r"flotilla-edge-00112233445566ff.tar does not hold flotilla/edge:0"):
+        images.load_archive(Engine(()), "flotilla/edge:0000000000000000", path)

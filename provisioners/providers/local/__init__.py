@@ -20,6 +20,7 @@ from provisioners.providers.base import (
     Provider,
     ProviderError,
 )
+from provisioners.providers.local.archives import archives_dir, ensure_archives
 from provisioners.providers.local.image import ensure_image
 from provisioners.providers.local.machine import create_machine, engine_volume
 
@@ -59,6 +60,7 @@ class LocalProvider(Provider):
 
     def prepare(self):
         self.image = ensure_image(self.client)
+        ensure_archives(self.client, archives_dir(), self.spec.public_agents)
         if not self.client.networks.list(names=[self.network_name], filters=self._filters()):
             self.client.networks.create(self.network_name, driver="bridge", labels=self._labels())
 
@@ -99,6 +101,7 @@ class LocalProvider(Provider):
             labels=request.tags(self.cluster),
             network=self.network_name,
             public_key=self.public_key,
+            archives=archives_dir(),
         )
 
     def _wait_booted(self, name):

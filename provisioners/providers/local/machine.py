@@ -15,6 +15,8 @@ the zone's offset.
 import io
 import tarfile
 
+from ansible_collections.flotilla.cluster.plugins.module_utils.images import NODE_ARCHIVES
+
 CAP_ADD = ["ALL"]
 CAP_DROP = ["SYS_RESOURCE", "SYS_TIME"]
 SECURITY_OPT = ["seccomp=unconfined", "apparmor=unconfined"]
@@ -26,19 +28,24 @@ ENGINE_DATA = "/var/lib/docker"
 STOP_SIGNAL = "SIGRTMIN+3"
 
 
-def create_machine(client, image, name, labels, network, public_key):
-    """Create and start the machine ``name``; return its container."""
+def create_machine(client, image, name, labels, network, public_key, archives=None):
+    """Create and start the machine ``name``; return its container. A
+    directory of saved images, ``archives``, is mounted read-only where
+    flotilla.cluster.image loads images from instead of building them."""
     volume = client.volumes.create(engine_volume(name), labels=labels)
+    binds = {
+        CGROUP_MOUNT: {"bind": CGROUP_MOUNT, "mode": "rw"},
+        volume.name: {"bind": ENGINE_DATA, "mode": "rw"},
+    }
+    if archives is not None:
+        binds[str(archives)] = {"bind": NODE_ARCHIVES, "mode": "ro"}
     host_config = client.api.create_host_config(
         cap_add=CAP_ADD,
         cap_drop=CAP_DROP,
         security_opt=SECURITY_OPT,
         cgroupns="host",
         tmpfs=TMPFS,
-        binds={
-            CGROUP_MOUNT: {"bind": CGROUP_MOUNT, "mode": "rw"},
-            volume.name: {"bind": ENGINE_DATA, "mode": "rw"},
-        },
+        binds=binds,
         network_mode=network,
     )
     # `--security-opt systempaths=unconfined` has no API name of its own: it

@@ -1,6 +1,7 @@
 """Images on the platform: hello, built here from Debian packages, runs as an
 app, and every task says the node and task the swarm gave it; the module
-`flotilla.cluster.image` builds the same tag on a node.
+`flotilla.cluster.image` builds the same tag on a node; the public agent
+loaded the edge's image built once on this host instead of building it.
 
 The image is built on the operator's Docker (`flotilla image build`) and
 moved to the agents with `docker save | docker load`; each answer is read
@@ -9,12 +10,14 @@ swarm says about that task. The test removes the app it deployed.
 """
 
 import json
+import os
 
 import pytest
 import yaml
 from ansible_collections.flotilla.cluster.plugins.module_utils import images
 
 from provisioners.images import RECIPES
+from provisioners.providers.local.archives import archives_dir
 from tests.e2e import workload
 from tests.e2e.conftest import flotilla
 from tests.e2e.test_membership import module
@@ -79,8 +82,8 @@ def test_every_task_of_an_app_knows_its_node_and_task(platform, hello, deployed,
 def test_the_module_builds_a_recipe_on_a_node_with_the_same_tag_four_ways(platform):
     """flotilla.cluster.image on a node (Debian's engine and python3-docker):
     check, build, idempotent, idempotent + check; read back from the node's
-    engine. The public agent has the builder's tools and base already, from
-    building the edge."""
+    engine. The public agent has the builder's tools from the edge's tasks,
+    but not the base (the edge came saved): mmdebstrap makes it there first."""
     machines = platform.machines
     host = sorted(machines.inventory_groups()["agents_public"])[0]
     path = "/var/lib/flotilla/images/hello"
@@ -111,6 +114,15 @@ def test_the_module_builds_a_recipe_on_a_node_with_the_same_tag_four_ways(platfo
         assert json.loads(answer)["message"] == "on a node"
     finally:
         machines.exec(host, "sh", "-c", f"docker image rm {wanted} >/dev/null 2>&1; rm -rf {path}")
+
+
+def test_the_public_agents_load_the_edge_built_once_on_this_host(platform, docker_client):
+    """A build on the node would make an image of another ID than this host's."""
+    ref = images.recipe_ref(RECIPES / "edge")
+    assert os.path.isfile(images.archive_path(archives_dir(), ref))
+    for host in platform.machines.inventory_groups()["agents_public"]:
+        on_node = platform.machines.exec(host, "docker", "image", "inspect", "--format", "{{.Id}}", ref).strip()
+        assert on_node == docker_client.images.get(ref).id, f"{host} built {ref} instead of loading it"
 
 
 # Starts the service in the container and asks it once, without a network of its own.
