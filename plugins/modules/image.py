@@ -115,9 +115,10 @@ def main():
         client = docker.from_env(timeout=600)
         ref = images.recipe_ref(path, name)
         archive = images.archive_path(module.params["archives"], ref)
-        loaded = not images.exists(client, ref) and os.path.isfile(archive)
+        present = images.exists(client, ref)
+        loaded = not present and os.path.isfile(archive)
         if module.check_mode:
-            built = not loaded and not images.exists(client, ref)
+            built = not present and not loaded
         else:
             if loaded:
                 images.load_archive(client, ref, archive)

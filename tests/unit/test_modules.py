@@ -133,7 +133,7 @@ def test_a_demoted_manager_hands_over_then_leaves(run):
 class Demoting(FakeDocker):
     """A manager whose demotion finishes as its node is read: the control
     socket goes first, and the engine's info calls it a manager ``lag`` reads
-    longer (seen on Docker 26)."""
+    longer (seen in CI, Docker 20.10)."""
 
     def __init__(self, *args, lag):
         super().__init__(*args)
